@@ -1,0 +1,5 @@
+# pcsc/: readers, APDUs, BER-TLV, token edges. Knows nothing of PKCS#11.
+noinst_LTLIBRARIES += pcsc/libkysopcsc.la
+pcsc_libkysopcsc_la_SOURCES = \
+	pcsc/tlv.c pcsc/tlv.h
+pcsc_libkysopcsc_la_LIBADD = $(OPENSSL_LIBS) $(PCSC_LIBS)
