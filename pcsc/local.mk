@@ -1,5 +1,8 @@
 # pcsc/: readers, APDUs, BER-TLV, token edges. Knows nothing of PKCS#11.
 noinst_LTLIBRARIES += pcsc/libkysopcsc.la
 pcsc_libkysopcsc_la_SOURCES = \
-	pcsc/tlv.c pcsc/tlv.h
+	pcsc/tlv.c pcsc/tlv.h \
+	pcsc/status.c pcsc/status.h \
+	pcsc/apdu.c pcsc/apdu.h \
+	pcsc/reader.c pcsc/reader.h
 pcsc_libkysopcsc_la_LIBADD = $(OPENSSL_LIBS) $(PCSC_LIBS)
