@@ -1,10 +1,22 @@
 # tools/: kyso-vtoken, the tokens emulated in software for tests and demos.
-bin_PROGRAMS += tools/kyso-vtoken
-tools_kyso_vtoken_SOURCES = \
-	tools/vtoken/main.c \
+noinst_LTLIBRARIES += tools/vtoken/libvtoken.la
+tools_vtoken_libvtoken_la_SOURCES = \
+	tools/vtoken/personality.c \
 	tools/vtoken/card.c tools/vtoken/card.h \
-	tools/vtoken/server.c tools/vtoken/server.h \
 	tools/vtoken/state_file.c tools/vtoken/state_file.h \
 	tools/vtoken/piv.c tools/vtoken/piv.h \
 	tools/vtoken/piv_state.c tools/vtoken/piv_crypto.c
-tools_kyso_vtoken_LDADD = pcsc/libkysopcsc.la $(OPENSSL_LIBS)
+tools_vtoken_libvtoken_la_LIBADD = pcsc/libkysopcsc.la $(OPENSSL_LIBS)
+
+bin_PROGRAMS += tools/kyso-vtoken
+tools_kyso_vtoken_SOURCES = \
+	tools/vtoken/main.c \
+	tools/vtoken/server.c tools/vtoken/server.h
+tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
+
+EXTRA_DIST += tools/demo.sh
+# The demo: the virtual token used by unmodified clients (see README.md).
+demo: all
+	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' \
+		$(BASH) $(srcdir)/tests/with-token piv -- $(BASH) $(srcdir)/tools/demo.sh
+.PHONY: demo

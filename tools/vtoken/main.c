@@ -17,29 +17,8 @@
 #include <string.h>
 
 #include "tools/vtoken/card.h"
-#include "tools/vtoken/piv.h"
 #include "tools/vtoken/server.h"
 #include "tools/vtoken/state_file.h"
-
-static const struct vt_personality *const personalities[] = {
-    &vt_personality_piv,
-};
-
-const struct vt_personality *vt_personality_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof(personalities) / sizeof(personalities[0]); i++)
-        if (strcmp(personalities[i]->name, name) == 0)
-            return personalities[i];
-    return NULL;
-}
-
-void vt_personality_list(char *out, size_t outlen)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof(personalities) / sizeof(personalities[0]) && n < outlen; i++)
-        n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? ", " : "", personalities[i]->name);
-}
 
 static void usage(FILE *f)
 {

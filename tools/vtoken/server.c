@@ -141,6 +141,13 @@ static void vpcd_handle(struct server *s)
         return;
     }
     size_t len = (size_t)hdr[0] << 8 | hdr[1];
+#ifdef TCP_QUICKACK
+    /* vpcd writes the length and the message separately without
+     * TCP_NODELAY: Nagle holds the message until the length is ACKed, and
+     * a delayed ACK costs 40 ms per APDU. ACK the length at once. */
+    int one = 1;
+    setsockopt(s->vpcd_fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
     if (!read_full(s->vpcd_fd, msg, len)) {
         vpcd_disconnect(s);
         return;

@@ -1,0 +1,98 @@
+# Shared by the integration tests. A test sources this file, calls
+# in_token to run itself inside tests/with-token, then records checks with
+# check / check_fails and ends with finish, which prints the tally
+# ("N passed, N failed") and sets the exit code.
+set -uo pipefail
+
+KYSO_SRCDIR=${KYSO_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KYSO_BUILDDIR=${KYSO_BUILDDIR:-$KYSO_SRCDIR}
+export KYSO_SRCDIR KYSO_BUILDDIR
+
+OPENSC_MODULE=${OPENSC_MODULE:-/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so}
+YKCS11_MODULE=${YKCS11_MODULE:-/usr/lib/x86_64-linux-gnu/libykcs11.so}
+
+tests_passed=0
+tests_failed=0
+
+# in_token [WITH-TOKEN OPTIONS] PERSONALITY: re-runs the calling test
+# inside a private pcscd with a fresh virtual token.
+in_token() {
+    if [ -z "${KYSO_VTOKEN_CTL:-}" ]; then
+        exec "$KYSO_SRCDIR/tests/with-token" "$@" -- "$BASH" "$0"
+    fi
+    TEST_TMP=$KYSO_WORKDIR/test
+    mkdir -p "$TEST_TMP"
+    TEST_LOG=$TEST_TMP/commands.log
+    : >"$TEST_LOG"
+}
+
+# check NAME COMMAND...: COMMAND must succeed.
+check() {
+    local name=$1
+    shift
+    echo "== $name: $*" >>"$TEST_LOG"
+    if "$@" >>"$TEST_LOG" 2>&1; then
+        tests_passed=$((tests_passed + 1))
+        echo "ok - $name"
+    else
+        tests_failed=$((tests_failed + 1))
+        echo "not ok - $name"
+        echo "   command: $*"
+        tail -n 15 "$TEST_LOG" | sed 's/^/   | /'
+    fi
+}
+
+# check_fails NAME COMMAND...: COMMAND must fail.
+check_fails() {
+    local name=$1
+    shift
+    echo "== $name (must fail): $*" >>"$TEST_LOG"
+    if "$@" >>"$TEST_LOG" 2>&1; then
+        tests_failed=$((tests_failed + 1))
+        echo "not ok - $name (succeeded but must fail)"
+        tail -n 15 "$TEST_LOG" | sed 's/^/   | /'
+    else
+        tests_passed=$((tests_passed + 1))
+        echo "ok - $name"
+    fi
+}
+
+# output_has PATTERN COMMAND...: COMMAND succeeds and prints PATTERN (ERE).
+output_has() {
+    local pattern=$1 out
+    shift
+    out=$("$@" 2>&1) || { echo "$out"; return 1; }
+    echo "$out"
+    grep -Eq -- "$pattern" <<<"$out"
+}
+
+# output_lacks PATTERN COMMAND...: COMMAND's output (exit code ignored)
+# does not contain PATTERN.
+output_lacks() {
+    local pattern=$1 out
+    shift
+    out=$("$@" 2>&1)
+    echo "$out"
+    ! grep -Eq -- "$pattern" <<<"$out"
+}
+
+# verify_signature CERT.pem DATA SIG [DIGEST] [rsa|pss|ecdsa]: checks a
+# signature with openssl against the certificate's public key.
+verify_signature() {
+    local cert=$1 data=$2 sig=$3 digest=${4:-sha256} kind=${5:-rsa}
+    openssl x509 -in "$cert" -pubkey -noout >"$TEST_TMP/verify.pub" || return 1
+    case $kind in
+    pss) openssl dgst "-$digest" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1 \
+            -verify "$TEST_TMP/verify.pub" -signature "$sig" "$data" ;;
+    *) openssl dgst "-$digest" -verify "$TEST_TMP/verify.pub" -signature "$sig" "$data" ;;
+    esac
+}
+
+vtoken_ctl() {
+    "$KYSO_VTOKEN" ctl --control "$KYSO_VTOKEN_CTL" "$@"
+}
+
+finish() {
+    echo "$tests_passed passed, $tests_failed failed"
+    [ "$tests_failed" -eq 0 ] && [ "$tests_passed" -gt 0 ]
+}
