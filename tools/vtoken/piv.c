@@ -31,7 +31,7 @@ static struct piv_state *state_of(struct vt_card *card)
     return card->state;
 }
 
-void piv_power_on(struct vt_card *card)
+void vt_piv_power_on(struct vt_card *card)
 {
     struct piv_state *st = state_of(card);
     OPENSSL_cleanse(&st->session, sizeof(st->session));
@@ -130,7 +130,7 @@ static void do_get_data(struct vt_card *card, const struct vt_apdu *a, struct vt
         vt_reply_sw(r, SW_SECURITY_NOT_SATISFIED);
         return;
     }
-    struct piv_object *o = piv_object_find(st, tag);
+    struct piv_object *o = vt_piv_object_find(st, tag);
     if (!o) {
         vt_reply_sw(r, SW_FILE_NOT_FOUND);
         return;
@@ -165,8 +165,8 @@ static void do_put_data(struct vt_card *card, const struct vt_apdu *a, struct vt
         return;
     }
     if (body.len == 0) {
-        piv_object_delete(st, tag);
-    } else if (!piv_object_put(st, tag, body.value, body.len)) {
+        vt_piv_object_delete(st, tag);
+    } else if (!vt_piv_object_put(st, tag, body.value, body.len)) {
         vt_reply_sw(r, SW_NOT_ENOUGH_MEMORY);
         return;
     }
@@ -365,7 +365,7 @@ static void mgm_authenticate(struct vt_card *card, const struct vt_apdu *a, cons
 {
     struct piv_state *st = state_of(card);
     struct piv_session *s = &st->session;
-    size_t block = piv_mgm_block_len(st->mgm_alg);
+    size_t block = vt_piv_mgm_block_len(st->mgm_alg);
     uint8_t buf[16];
 
     if (a->p1 != st->mgm_alg) {
@@ -376,7 +376,7 @@ static void mgm_authenticate(struct vt_card *card, const struct vt_apdu *a, cons
     if (t->has_witness && t->witness.len == 0 && !t->has_challenge && !t->has_response) {
         forget_mgm_auth(s);
         if (!vt_random(s->mgm_nonce, block) ||
-            !piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, s->mgm_nonce, buf, block)) {
+            !vt_piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, s->mgm_nonce, buf, block)) {
             vt_reply_sw(r, SW_UNKNOWN);
             return;
         }
@@ -393,7 +393,7 @@ static void mgm_authenticate(struct vt_card *card, const struct vt_apdu *a, cons
             vt_reply_sw(r, SW_SECURITY_NOT_SATISFIED);
             return;
         }
-        if (!piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, t->challenge.value, buf, block)) {
+        if (!vt_piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, t->challenge.value, buf, block)) {
             vt_reply_sw(r, SW_UNKNOWN);
             return;
         }
@@ -414,7 +414,7 @@ static void mgm_authenticate(struct vt_card *card, const struct vt_apdu *a, cons
     }
     if (t->has_response && t->response.len == block && !t->has_witness && !t->has_challenge) {
         bool ok = s->mgm_step == MGM_CHALLENGE_SENT &&
-                  piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, s->mgm_nonce, buf, block) &&
+                  vt_piv_mgm_encrypt(st->mgm_alg, st->mgm_key, st->mgm_len, s->mgm_nonce, buf, block) &&
                   CRYPTO_memcmp(buf, t->response.value, block) == 0;
         forget_mgm_auth(s);
         s->mgm_authenticated = ok;
@@ -442,7 +442,7 @@ static void key_operation(struct vt_card *card, const struct vt_apdu *a, const s
 {
     struct piv_state *st = state_of(card);
     struct piv_session *s = &st->session;
-    struct piv_key *k = piv_is_key_ref(a->p2) ? &st->keys[a->p2] : NULL;
+    struct piv_key *k = vt_piv_is_key_ref(a->p2) ? &st->keys[a->p2] : NULL;
     uint8_t out[PIV_MAX_RESULT];
     size_t outlen = 0;
     bool ok;
@@ -470,12 +470,12 @@ static void key_operation(struct vt_card *card, const struct vt_apdu *a, const s
         vt_reply_sw(r, SW_SECURITY_NOT_SATISFIED);
         return;
     }
-    if (piv_alg_is_rsa(k->alg))
-        ok = t->has_challenge && piv_rsa_raw(k->pkey, t->challenge.value, t->challenge.len, out, &outlen);
+    if (vt_piv_alg_is_rsa(k->alg))
+        ok = t->has_challenge && vt_piv_rsa_raw(k->pkey, t->challenge.value, t->challenge.len, out, &outlen);
     else if (t->has_challenge)
-        ok = piv_ecdsa(k->pkey, t->challenge.value, t->challenge.len, out, &outlen);
+        ok = vt_piv_ecdsa(k->pkey, t->challenge.value, t->challenge.len, out, &outlen);
     else
-        ok = piv_ecdh(k->pkey, t->exponentiation.value, t->exponentiation.len, out, &outlen);
+        ok = vt_piv_ecdh(k->pkey, t->exponentiation.value, t->exponentiation.len, out, &outlen);
     if (!ok) {
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
@@ -502,7 +502,7 @@ static void do_general_authenticate(struct vt_card *card, const struct vt_apdu *
 /* Optional PIN (AA) and touch (AB) policy elements of GENERATE and IMPORT. */
 static bool parse_policies(const struct tlv *aa, const struct tlv *ab, uint8_t ref, uint8_t *pin, uint8_t *touch)
 {
-    *pin = piv_default_pin_policy(ref);
+    *pin = vt_piv_default_pin_policy(ref);
     *touch = PIV_TOUCH_POLICY_NEVER;
     if (aa && aa->len) {
         if (aa->len != 1 || aa->value[0] > PIV_PIN_POLICY_ALWAYS)
@@ -534,7 +534,7 @@ static void store_key(struct vt_card *card, uint8_t ref, EVP_PKEY *pkey, uint8_t
 
 static bool writable_key_ref(uint8_t ref)
 {
-    return piv_is_key_ref(ref) && ref != PIV_REF_ATTEST;
+    return vt_piv_is_key_ref(ref) && ref != PIV_REF_ATTEST;
 }
 
 static void do_generate(struct vt_card *card, const struct vt_apdu *a, struct vt_reply *r)
@@ -552,7 +552,7 @@ static void do_generate(struct vt_card *card, const struct vt_apdu *a, struct vt
         return;
     }
     if (tlv_find(a->data, a->len, 0xAC, &ac) != TLV_OK || tlv_find(ac.value, ac.len, 0x80, &alg) != TLV_OK ||
-        alg.len != 1 || (!piv_alg_is_rsa(alg.value[0]) && !piv_alg_is_ec(alg.value[0]))) {
+        alg.len != 1 || (!vt_piv_alg_is_rsa(alg.value[0]) && !vt_piv_alg_is_ec(alg.value[0]))) {
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
     }
@@ -562,14 +562,14 @@ static void do_generate(struct vt_card *card, const struct vt_apdu *a, struct vt
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
     }
-    EVP_PKEY *pkey = piv_generate(alg.value[0]);
+    EVP_PKEY *pkey = vt_piv_generate(alg.value[0]);
     if (!pkey) {
         vt_reply_sw(r, SW_UNKNOWN);
         return;
     }
     store_key(card, a->p2, pkey, alg.value[0], pin, touch, PIV_ORIGIN_GENERATED);
     size_t m = tlv_begin(&r->data, 0x7F49);
-    piv_put_public_key(&r->data, pkey);
+    vt_piv_put_public_key(&r->data, pkey);
     tlv_end(&r->data, m);
     vt_reply_sw(r, SW_OK);
 }
@@ -594,7 +594,7 @@ static void do_import(struct vt_card *card, const struct vt_apdu *a, struct vt_r
         vt_reply_sw(r, SW_SECURITY_NOT_SATISFIED);
         return;
     }
-    if (!writable_key_ref(a->p2) || (!piv_alg_is_rsa(a->p1) && !piv_alg_is_ec(a->p1))) {
+    if (!writable_key_ref(a->p2) || (!vt_piv_alg_is_rsa(a->p1) && !vt_piv_alg_is_ec(a->p1))) {
         vt_reply_sw(r, SW_INCORRECT_P1P2);
         return;
     }
@@ -605,12 +605,12 @@ static void do_import(struct vt_card *card, const struct vt_apdu *a, struct vt_r
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
     }
-    size_t half = piv_alg_key_bytes(a->p1) / 2;
-    if (piv_alg_is_rsa(a->p1) && has_p && has_q && p.len == half && q.len == half)
-        pkey = piv_import_rsa(p.value, p.len, q.value, q.len);
-    else if (piv_alg_is_ec(a->p1) && has_priv)
-        pkey = piv_import_ec(a->p1, priv.value, priv.len);
-    if (!pkey || piv_alg_of_pkey(pkey) != a->p1) {
+    size_t half = vt_piv_alg_key_bytes(a->p1) / 2;
+    if (vt_piv_alg_is_rsa(a->p1) && has_p && has_q && p.len == half && q.len == half)
+        pkey = vt_piv_import_rsa(p.value, p.len, q.value, q.len);
+    else if (vt_piv_alg_is_ec(a->p1) && has_priv)
+        pkey = vt_piv_import_ec(a->p1, priv.value, priv.len);
+    if (!pkey || vt_piv_alg_of_pkey(pkey) != a->p1) {
         EVP_PKEY_free(pkey);
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
@@ -631,8 +631,8 @@ static void do_set_mgm_key(struct vt_card *card, const struct vt_apdu *a, struct
         vt_reply_sw(r, SW_INCORRECT_P1P2);
         return;
     }
-    if (a->len < 3 || a->data[1] != PIV_REF_MGM || piv_mgm_key_len(a->data[0]) == 0 ||
-        a->data[2] != piv_mgm_key_len(a->data[0]) || a->len != 3u + a->data[2]) {
+    if (a->len < 3 || a->data[1] != PIV_REF_MGM || vt_piv_mgm_key_len(a->data[0]) == 0 ||
+        a->data[2] != vt_piv_mgm_key_len(a->data[0]) || a->len != 3u + a->data[2]) {
         vt_reply_sw(r, SW_WRONG_DATA);
         return;
     }
@@ -657,8 +657,8 @@ static void do_set_pin_retries(struct vt_card *card, const struct vt_apdu *a, st
         return;
     }
     /* As on a YubiKey, new counters come with the default PIN and PUK. */
-    piv_pad_pin("123456", st->pin);
-    piv_pad_pin("12345678", st->puk);
+    vt_piv_pad_pin("123456", st->pin);
+    vt_piv_pad_pin("12345678", st->puk);
     st->pin_max = st->pin_left = a->p1;
     st->puk_max = st->puk_left = a->p2;
     st->pin_default = st->puk_default = true;
@@ -686,14 +686,14 @@ static void do_get_metadata(struct vt_card *card, const struct vt_apdu *a, struc
         tlv_add_u8(b, 0x01, st->mgm_alg);
         tlv_add(b, 0x02, "\x00\x01", 2);
         tlv_add_u8(b, 0x05, st->mgm_default);
-    } else if (piv_is_key_ref(a->p2) && st->keys[a->p2].pkey) {
+    } else if (vt_piv_is_key_ref(a->p2) && st->keys[a->p2].pkey) {
         const struct piv_key *k = &st->keys[a->p2];
         tlv_add_u8(b, 0x01, k->alg);
         uint8_t policy[2] = { k->pin_policy, k->touch_policy };
         tlv_add(b, 0x02, policy, 2);
         tlv_add_u8(b, 0x03, k->origin);
         size_t m = tlv_begin(b, 0x04);
-        piv_put_public_key(b, k->pkey);
+        vt_piv_put_public_key(b, k->pkey);
         tlv_end(b, m);
     } else {
         vt_reply_sw(r, SW_REF_DATA_NOT_FOUND);
@@ -711,13 +711,13 @@ static void do_reset(struct vt_card *card, const struct vt_apdu *a, struct vt_re
         vt_reply_sw(r, SW_CONDITIONS_NOT_SATISFIED);
         return;
     }
-    piv_state_factory_reset(st);
-    piv_power_on(card);
+    vt_piv_state_factory_reset(st);
+    vt_piv_power_on(card);
     card->dirty = true;
     vt_reply_sw(r, SW_OK);
 }
 
-void piv_process(struct vt_card *card, const struct vt_apdu *a, struct vt_reply *r)
+void vt_piv_process(struct vt_card *card, const struct vt_apdu *a, struct vt_reply *r)
 {
     struct piv_state *st = state_of(card);
 

@@ -97,40 +97,40 @@ struct piv_state {
 extern const struct vt_personality vt_personality_piv;
 
 /* piv.c */
-void piv_power_on(struct vt_card *card);
-void piv_process(struct vt_card *card, const struct vt_apdu *cmd, struct vt_reply *reply);
+void vt_piv_power_on(struct vt_card *card);
+void vt_piv_process(struct vt_card *card, const struct vt_apdu *cmd, struct vt_reply *reply);
 
 /* piv_state.c */
-bool piv_is_key_ref(uint8_t ref);
-uint8_t piv_default_pin_policy(uint8_t ref);
-uint32_t piv_cert_object_for(uint8_t ref);   /* 0 if the slot has none */
-struct piv_object *piv_object_find(struct piv_state *st, uint32_t tag);
-bool piv_object_put(struct piv_state *st, uint32_t tag, const uint8_t *data, size_t len);
-void piv_object_delete(struct piv_state *st, uint32_t tag);
-void piv_state_factory_reset(struct piv_state *st);
-void piv_pad_pin(const char *pin, uint8_t out[PIV_PIN_LEN]);
+bool vt_piv_is_key_ref(uint8_t ref);
+uint8_t vt_piv_default_pin_policy(uint8_t ref);
+uint32_t vt_piv_cert_object_for(uint8_t ref);   /* 0 if the slot has none */
+struct piv_object *vt_piv_object_find(struct piv_state *st, uint32_t tag);
+bool vt_piv_object_put(struct piv_state *st, uint32_t tag, const uint8_t *data, size_t len);
+void vt_piv_object_delete(struct piv_state *st, uint32_t tag);
+void vt_piv_state_factory_reset(struct piv_state *st);
+void vt_piv_pad_pin(const char *pin, uint8_t out[PIV_PIN_LEN]);
 
 /* piv_crypto.c */
-size_t piv_mgm_key_len(uint8_t alg);          /* 0: not a management key algorithm */
-size_t piv_mgm_block_len(uint8_t alg);
-bool piv_mgm_encrypt(uint8_t alg, const uint8_t *key, size_t keylen,
+size_t vt_piv_mgm_key_len(uint8_t alg);          /* 0: not a management key algorithm */
+size_t vt_piv_mgm_block_len(uint8_t alg);
+bool vt_piv_mgm_encrypt(uint8_t alg, const uint8_t *key, size_t keylen,
                      const uint8_t *in, uint8_t *out, size_t blocklen);
-bool piv_alg_is_rsa(uint8_t alg);
-bool piv_alg_is_ec(uint8_t alg);
-size_t piv_alg_key_bytes(uint8_t alg);       /* modulus or field size */
-int piv_alg_of_pkey(const EVP_PKEY *pkey);     /* -1 if unsupported */
-EVP_PKEY *piv_generate(uint8_t alg);
-EVP_PKEY *piv_import_rsa(const uint8_t *p, size_t plen, const uint8_t *q, size_t qlen);
-EVP_PKEY *piv_import_ec(uint8_t alg, const uint8_t *priv, size_t len);
+bool vt_piv_alg_is_rsa(uint8_t alg);
+bool vt_piv_alg_is_ec(uint8_t alg);
+size_t vt_piv_alg_key_bytes(uint8_t alg);       /* modulus or field size */
+int vt_piv_alg_of_pkey(const EVP_PKEY *pkey);     /* -1 if unsupported */
+EVP_PKEY *vt_piv_generate(uint8_t alg);
+EVP_PKEY *vt_piv_import_rsa(const uint8_t *p, size_t plen, const uint8_t *q, size_t qlen);
+EVP_PKEY *vt_piv_import_ec(uint8_t alg, const uint8_t *priv, size_t len);
 /* Appends the public key as 81/82 (RSA) or 86 (EC) elements. */
-void piv_put_public_key(struct tlv_builder *b, const EVP_PKEY *pkey);
+void vt_piv_put_public_key(struct tlv_builder *b, const EVP_PKEY *pkey);
 /* Private-key operations write at most PIV_MAX_RESULT bytes into out. */
 #define PIV_MAX_RESULT 512
 /* Raw RSA private operation; in must be exactly the modulus size. */
-bool piv_rsa_raw(EVP_PKEY *pkey, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
+bool vt_piv_rsa_raw(EVP_PKEY *pkey, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen);
 /* ECDSA over a caller-computed hash; DER signature. */
-bool piv_ecdsa(EVP_PKEY *pkey, const uint8_t *hash, size_t len, uint8_t *out, size_t *outlen);
+bool vt_piv_ecdsa(EVP_PKEY *pkey, const uint8_t *hash, size_t len, uint8_t *out, size_t *outlen);
 /* ECDH with the peer's uncompressed point; writes the shared x coordinate. */
-bool piv_ecdh(EVP_PKEY *pkey, const uint8_t *point, size_t len, uint8_t *out, size_t *outlen);
+bool vt_piv_ecdh(EVP_PKEY *pkey, const uint8_t *point, size_t len, uint8_t *out, size_t *outlen);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include "tools/vtoken/piv.h"
 
-size_t piv_mgm_key_len(uint8_t alg)
+size_t vt_piv_mgm_key_len(uint8_t alg)
 {
     switch (alg) {
     case PIV_ALG_3DES:
@@ -28,7 +28,7 @@ size_t piv_mgm_key_len(uint8_t alg)
     }
 }
 
-size_t piv_mgm_block_len(uint8_t alg)
+size_t vt_piv_mgm_block_len(uint8_t alg)
 {
     return alg == PIV_ALG_3DES ? 8 : 16;
 }
@@ -49,14 +49,14 @@ static const EVP_CIPHER *mgm_cipher(uint8_t alg)
     }
 }
 
-bool piv_mgm_encrypt(uint8_t alg, const uint8_t *key, size_t keylen,
+bool vt_piv_mgm_encrypt(uint8_t alg, const uint8_t *key, size_t keylen,
                      const uint8_t *in, uint8_t *out, size_t blocklen)
 {
     const EVP_CIPHER *c = mgm_cipher(alg);
     int n = 0, m = 0;
     bool ok = false;
 
-    if (!c || keylen != piv_mgm_key_len(alg) || blocklen != piv_mgm_block_len(alg))
+    if (!c || keylen != vt_piv_mgm_key_len(alg) || blocklen != vt_piv_mgm_block_len(alg))
         return false;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx)
@@ -68,17 +68,17 @@ bool piv_mgm_encrypt(uint8_t alg, const uint8_t *key, size_t keylen,
     return ok;
 }
 
-bool piv_alg_is_rsa(uint8_t alg)
+bool vt_piv_alg_is_rsa(uint8_t alg)
 {
     return alg == PIV_ALG_RSA1024 || alg == PIV_ALG_RSA2048 || alg == PIV_ALG_RSA3072 || alg == PIV_ALG_RSA4096;
 }
 
-bool piv_alg_is_ec(uint8_t alg)
+bool vt_piv_alg_is_ec(uint8_t alg)
 {
     return alg == PIV_ALG_ECCP256 || alg == PIV_ALG_ECCP384;
 }
 
-size_t piv_alg_key_bytes(uint8_t alg)
+size_t vt_piv_alg_key_bytes(uint8_t alg)
 {
     switch (alg) {
     case PIV_ALG_RSA1024:
@@ -103,7 +103,7 @@ static const char *curve_of(uint8_t alg)
     return alg == PIV_ALG_ECCP256 ? "P-256" : alg == PIV_ALG_ECCP384 ? "P-384" : NULL;
 }
 
-int piv_alg_of_pkey(const EVP_PKEY *pkey)
+int vt_piv_alg_of_pkey(const EVP_PKEY *pkey)
 {
     if (EVP_PKEY_is_a(pkey, "RSA")) {
         switch (EVP_PKEY_get_bits(pkey)) {
@@ -131,11 +131,11 @@ int piv_alg_of_pkey(const EVP_PKEY *pkey)
     return -1;
 }
 
-EVP_PKEY *piv_generate(uint8_t alg)
+EVP_PKEY *vt_piv_generate(uint8_t alg)
 {
-    if (piv_alg_is_rsa(alg))
-        return EVP_RSA_gen((unsigned)piv_alg_key_bytes(alg) * 8);
-    if (piv_alg_is_ec(alg))
+    if (vt_piv_alg_is_rsa(alg))
+        return EVP_RSA_gen((unsigned)vt_piv_alg_key_bytes(alg) * 8);
+    if (vt_piv_alg_is_ec(alg))
         return EVP_EC_gen(curve_of(alg));
     return NULL;
 }
@@ -156,7 +156,7 @@ static EVP_PKEY *from_params(const char *type, OSSL_PARAM_BLD *bld)
 
 /* The card receives p and q (and CRT values it could derive); e is 65537
  * as on a YubiKey, so n and d are computed here. */
-EVP_PKEY *piv_import_rsa(const uint8_t *p_bytes, size_t plen, const uint8_t *q_bytes, size_t qlen)
+EVP_PKEY *vt_piv_import_rsa(const uint8_t *p_bytes, size_t plen, const uint8_t *q_bytes, size_t qlen)
 {
     EVP_PKEY *pkey = NULL;
     BN_CTX *bn = BN_CTX_secure_new();
@@ -191,11 +191,11 @@ out:
 }
 
 /* The card receives only the private scalar; the public point is k·G. */
-EVP_PKEY *piv_import_ec(uint8_t alg, const uint8_t *priv, size_t len)
+EVP_PKEY *vt_piv_import_ec(uint8_t alg, const uint8_t *priv, size_t len)
 {
     EVP_PKEY *pkey = NULL;
     const char *curve = curve_of(alg);
-    if (!curve || len != piv_alg_key_bytes(alg))
+    if (!curve || len != vt_piv_alg_key_bytes(alg))
         return NULL;
     int nid = alg == PIV_ALG_ECCP256 ? NID_X9_62_prime256v1 : NID_secp384r1;
     EC_GROUP *group = EC_GROUP_new_by_curve_name(nid);
@@ -219,7 +219,7 @@ EVP_PKEY *piv_import_ec(uint8_t alg, const uint8_t *priv, size_t len)
     return pkey;
 }
 
-void piv_put_public_key(struct tlv_builder *b, const EVP_PKEY *pkey)
+void vt_piv_put_public_key(struct tlv_builder *b, const EVP_PKEY *pkey)
 {
     if (EVP_PKEY_is_a(pkey, "RSA")) {
         BIGNUM *n = NULL, *e = NULL;
@@ -245,7 +245,7 @@ void piv_put_public_key(struct tlv_builder *b, const EVP_PKEY *pkey)
         b->error = TLV_ERR_RANGE;
 }
 
-bool piv_rsa_raw(EVP_PKEY *pkey, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
+bool vt_piv_rsa_raw(EVP_PKEY *pkey, const uint8_t *in, size_t len, uint8_t *out, size_t *outlen)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     size_t n = PIV_MAX_RESULT;
@@ -257,7 +257,7 @@ bool piv_rsa_raw(EVP_PKEY *pkey, const uint8_t *in, size_t len, uint8_t *out, si
     return ok;
 }
 
-bool piv_ecdsa(EVP_PKEY *pkey, const uint8_t *hash, size_t len, uint8_t *out, size_t *outlen)
+bool vt_piv_ecdsa(EVP_PKEY *pkey, const uint8_t *hash, size_t len, uint8_t *out, size_t *outlen)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     size_t n = PIV_MAX_RESULT;
@@ -268,7 +268,7 @@ bool piv_ecdsa(EVP_PKEY *pkey, const uint8_t *hash, size_t len, uint8_t *out, si
     return ok;
 }
 
-bool piv_ecdh(EVP_PKEY *pkey, const uint8_t *point, size_t len, uint8_t *out, size_t *outlen)
+bool vt_piv_ecdh(EVP_PKEY *pkey, const uint8_t *point, size_t len, uint8_t *out, size_t *outlen)
 {
     char group[32];
     bool ok = false;

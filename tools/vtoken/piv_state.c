@@ -38,13 +38,13 @@ enum {
     ST_F_DER = 0x84,
 };
 
-bool piv_is_key_ref(uint8_t ref)
+bool vt_piv_is_key_ref(uint8_t ref)
 {
     return ref == PIV_REF_AUTH || ref == PIV_REF_SIGN || ref == PIV_REF_KEYMGMT || ref == PIV_REF_CARDAUTH ||
            ref == PIV_REF_ATTEST || (ref >= PIV_REF_RETIRED_FIRST && ref <= PIV_REF_RETIRED_LAST);
 }
 
-uint8_t piv_default_pin_policy(uint8_t ref)
+uint8_t vt_piv_default_pin_policy(uint8_t ref)
 {
     switch (ref) {
     case PIV_REF_SIGN:
@@ -57,7 +57,7 @@ uint8_t piv_default_pin_policy(uint8_t ref)
     }
 }
 
-uint32_t piv_cert_object_for(uint8_t ref)
+uint32_t vt_piv_cert_object_for(uint8_t ref)
 {
     switch (ref) {
     case PIV_REF_AUTH:
@@ -77,14 +77,14 @@ uint32_t piv_cert_object_for(uint8_t ref)
     }
 }
 
-void piv_pad_pin(const char *pin, uint8_t out[PIV_PIN_LEN])
+void vt_piv_pad_pin(const char *pin, uint8_t out[PIV_PIN_LEN])
 {
     size_t n = strlen(pin);
     memset(out, 0xFF, PIV_PIN_LEN);
     memcpy(out, pin, n < PIV_PIN_LEN ? n : PIV_PIN_LEN);
 }
 
-struct piv_object *piv_object_find(struct piv_state *st, uint32_t tag)
+struct piv_object *vt_piv_object_find(struct piv_state *st, uint32_t tag)
 {
     for (size_t i = 0; i < st->nobjects; i++)
         if (st->objects[i].tag == tag)
@@ -92,9 +92,9 @@ struct piv_object *piv_object_find(struct piv_state *st, uint32_t tag)
     return NULL;
 }
 
-bool piv_object_put(struct piv_state *st, uint32_t tag, const uint8_t *data, size_t len)
+bool vt_piv_object_put(struct piv_state *st, uint32_t tag, const uint8_t *data, size_t len)
 {
-    struct piv_object *o = piv_object_find(st, tag);
+    struct piv_object *o = vt_piv_object_find(st, tag);
 
     if (len > PIV_MAX_OBJECT_SIZE)
         return false;
@@ -116,9 +116,9 @@ bool piv_object_put(struct piv_state *st, uint32_t tag, const uint8_t *data, siz
     return true;
 }
 
-void piv_object_delete(struct piv_state *st, uint32_t tag)
+void vt_piv_object_delete(struct piv_state *st, uint32_t tag)
 {
-    struct piv_object *o = piv_object_find(st, tag);
+    struct piv_object *o = vt_piv_object_find(st, tag);
     if (!o)
         return;
     free(o->data);
@@ -137,11 +137,11 @@ static void free_keys_and_objects(struct piv_state *st)
 }
 
 /* What a YubiKey is after RESET: no keys, no objects, default secrets. */
-void piv_state_factory_reset(struct piv_state *st)
+void vt_piv_state_factory_reset(struct piv_state *st)
 {
     free_keys_and_objects(st);
-    piv_pad_pin(DEFAULT_PIN, st->pin);
-    piv_pad_pin(DEFAULT_PUK, st->puk);
+    vt_piv_pad_pin(DEFAULT_PIN, st->pin);
+    vt_piv_pad_pin(DEFAULT_PUK, st->puk);
     st->pin_max = st->pin_left = PIV_DEFAULT_TRIES;
     st->puk_max = st->puk_left = PIV_DEFAULT_TRIES;
     st->pin_default = st->puk_default = st->mgm_default = true;
@@ -150,7 +150,7 @@ void piv_state_factory_reset(struct piv_state *st)
     st->mgm_len = sizeof(default_mgm_key);
 }
 
-static void piv_free_state(void *p)
+static void vt_piv_free_state(void *p)
 {
     struct piv_state *st = p;
     if (!st)
@@ -200,7 +200,7 @@ static bool parse_mgm_key(const char *spec, struct piv_state *st)
     size_t len = hexlen / 2;
     if (!alg)
         alg = len == 16 ? PIV_ALG_AES128 : len == 32 ? PIV_ALG_AES256 : PIV_ALG_3DES;
-    if (piv_mgm_key_len(alg) != len)
+    if (vt_piv_mgm_key_len(alg) != len)
         return false;
     for (size_t i = 0; i < len; i++) {
         int hi = hexval(spec[2 * i]), lo = hexval(spec[2 * i + 1]);
@@ -222,7 +222,7 @@ static bool put_certificate(struct piv_state *st, uint8_t ref, const uint8_t *de
     tlv_add(&b, 0x70, der, len);
     tlv_add_u8(&b, 0x71, 0x00);
     tlv_add(&b, 0xFE, NULL, 0);
-    bool ok = !tlv_builder_error(&b) && piv_object_put(st, piv_cert_object_for(ref), b.data, b.len);
+    bool ok = !tlv_builder_error(&b) && vt_piv_object_put(st, vt_piv_cert_object_for(ref), b.data, b.len);
     tlv_builder_free(&b);
     return ok;
 }
@@ -244,7 +244,7 @@ static bool put_chuid(struct piv_state *st)
     tlv_add(&b, 0x35, "20451231", 8);
     tlv_add(&b, 0x3E, NULL, 0);
     tlv_add(&b, 0xFE, NULL, 0);
-    bool ok = !tlv_builder_error(&b) && piv_object_put(st, 0x5FC102, b.data, b.len);
+    bool ok = !tlv_builder_error(&b) && vt_piv_object_put(st, 0x5FC102, b.data, b.len);
     tlv_builder_free(&b);
     return ok;
 }
@@ -265,7 +265,7 @@ static bool put_ccc(struct piv_state *st)
     static const uint32_t empty[] = { 0xF6, 0xF7, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE };
     for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++)
         tlv_add(&b, empty[i], NULL, 0);
-    bool ok = !tlv_builder_error(&b) && piv_object_put(st, 0x5FC107, b.data, b.len);
+    bool ok = !tlv_builder_error(&b) && vt_piv_object_put(st, 0x5FC107, b.data, b.len);
     tlv_builder_free(&b);
     return ok;
 }
@@ -286,7 +286,7 @@ static bool put_printed_info(struct piv_state *st, X509 *cert, uint32_t serial)
     tlv_add(&b, 0x05, serial_text, strlen(serial_text));
     tlv_add(&b, 0x06, "VN-GOV-TEST", 11);
     tlv_add(&b, 0xFE, NULL, 0);
-    bool ok = !tlv_builder_error(&b) && piv_object_put(st, 0x5FC109, b.data, b.len);
+    bool ok = !tlv_builder_error(&b) && vt_piv_object_put(st, 0x5FC109, b.data, b.len);
     tlv_builder_free(&b);
     return ok;
 }
@@ -297,7 +297,7 @@ static bool put_key_history(struct piv_state *st)
 {
     uint8_t on_card = 0;
     for (unsigned ref = PIV_REF_RETIRED_FIRST; ref <= PIV_REF_RETIRED_LAST; ref++)
-        if (st->keys[ref].pkey && piv_object_find(st, piv_cert_object_for((uint8_t)ref)))
+        if (st->keys[ref].pkey && vt_piv_object_find(st, vt_piv_cert_object_for((uint8_t)ref)))
             on_card++;
     if (on_card == 0)
         return true;
@@ -306,7 +306,7 @@ static bool put_key_history(struct piv_state *st)
     tlv_add_u8(&b, 0xC1, on_card);
     tlv_add_u8(&b, 0xC2, 0);
     tlv_add(&b, 0xFE, NULL, 0);
-    bool ok = !tlv_builder_error(&b) && piv_object_put(st, 0x5FC10C, b.data, b.len);
+    bool ok = !tlv_builder_error(&b) && vt_piv_object_put(st, 0x5FC10C, b.data, b.len);
     tlv_builder_free(&b);
     return ok;
 }
@@ -329,7 +329,7 @@ static bool load_key_file(struct piv_state *st, const struct vt_key_spec *spec, 
         snprintf(err, errlen, "%s holds no readable PEM private key", spec->key_file);
         return false;
     }
-    int alg = piv_alg_of_pkey(pkey);
+    int alg = vt_piv_alg_of_pkey(pkey);
     if (alg < 0) {
         snprintf(err, errlen, "%s: key type or size not supported by PIV", spec->key_file);
         goto out;
@@ -361,7 +361,7 @@ static bool load_key_file(struct piv_state *st, const struct vt_key_spec *spec, 
     k->pkey = pkey;
     pkey = NULL;
     k->alg = (uint8_t)alg;
-    k->pin_policy = piv_default_pin_policy(spec->slot);
+    k->pin_policy = vt_piv_default_pin_policy(spec->slot);
     k->touch_policy = PIV_TOUCH_POLICY_NEVER;
     k->origin = PIV_ORIGIN_IMPORTED;
     if (spec->slot == PIV_REF_SIGN && cert) {
@@ -376,7 +376,7 @@ out:
     return ok;
 }
 
-static int piv_init(const struct vt_init_options *opt, void **out, char *err, size_t errlen)
+static int vt_piv_init(const struct vt_init_options *opt, void **out, char *err, size_t errlen)
 {
     struct piv_state *st = new_state();
     X509 *sign_cert = NULL;
@@ -385,15 +385,15 @@ static int piv_init(const struct vt_init_options *opt, void **out, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    piv_state_factory_reset(st);
+    vt_piv_state_factory_reset(st);
     const char *pin = opt->pin ? opt->pin : DEFAULT_PIN;
     const char *puk = opt->puk ? opt->puk : DEFAULT_PUK;
     if (strlen(pin) < 6 || strlen(pin) > 8 || strlen(puk) < 6 || strlen(puk) > 8) {
         snprintf(err, errlen, "PIV PIN and PUK are 6 to 8 characters");
         goto fail;
     }
-    piv_pad_pin(pin, st->pin);
-    piv_pad_pin(puk, st->puk);
+    vt_piv_pad_pin(pin, st->pin);
+    vt_piv_pad_pin(puk, st->puk);
     st->pin_default = strcmp(pin, DEFAULT_PIN) == 0;
     st->puk_default = strcmp(puk, DEFAULT_PUK) == 0;
     if (opt->mgm_key_hex && !parse_mgm_key(opt->mgm_key_hex, st)) {
@@ -409,7 +409,7 @@ static int piv_init(const struct vt_init_options *opt, void **out, char *err, si
         st->serial = 10000000 + st->serial % 90000000;
     }
     for (size_t i = 0; i < opt->nkeys; i++) {
-        if (!piv_is_key_ref(opt->keys[i].slot)) {
+        if (!vt_piv_is_key_ref(opt->keys[i].slot)) {
             snprintf(err, errlen, "%02X is not a PIV key slot", opt->keys[i].slot);
             goto fail;
         }
@@ -425,11 +425,11 @@ static int piv_init(const struct vt_init_options *opt, void **out, char *err, si
     return 0;
 fail:
     X509_free(sign_cert);
-    piv_free_state(st);
+    vt_piv_free_state(st);
     return -1;
 }
 
-static void piv_save(const void *p, struct tlv_builder *b)
+static void vt_piv_save(const void *p, struct tlv_builder *b)
 {
     const struct piv_state *st = p;
 
@@ -498,11 +498,11 @@ static bool load_key(struct piv_state *st, const struct tlv *outer)
         tlv_find(outer->value, outer->len, ST_F_DER, &der))
         return false;
     struct piv_key *k = &st->keys[ref.value[0]];
-    if (!piv_is_key_ref(ref.value[0]) || k->pkey)
+    if (!vt_piv_is_key_ref(ref.value[0]) || k->pkey)
         return false;
     const unsigned char *p = der.value;
     EVP_PKEY *pkey = d2i_AutoPrivateKey(NULL, &p, (long)der.len);
-    if (!pkey || p != der.value + der.len || piv_alg_of_pkey(pkey) != alg.value[0]) {
+    if (!pkey || p != der.value + der.len || vt_piv_alg_of_pkey(pkey) != alg.value[0]) {
         EVP_PKEY_free(pkey);
         return false;
     }
@@ -521,10 +521,10 @@ static bool load_object(struct piv_state *st, const struct tlv *outer)
         tlv_find(outer->value, outer->len, ST_F_DER, &data))
         return false;
     uint32_t t = (uint32_t)tag.value[0] << 24 | (uint32_t)tag.value[1] << 16 | (uint32_t)tag.value[2] << 8 | tag.value[3];
-    return !piv_object_find(st, t) && piv_object_put(st, t, data.value, data.len);
+    return !vt_piv_object_find(st, t) && vt_piv_object_put(st, t, data.value, data.len);
 }
 
-static int piv_load(const uint8_t *body, size_t len, void **out, char *err, size_t errlen)
+static int vt_piv_load(const uint8_t *body, size_t len, void **out, char *err, size_t errlen)
 {
     struct piv_state *st = new_state();
     struct tlv t;
@@ -564,7 +564,7 @@ static int piv_load(const uint8_t *body, size_t len, void **out, char *err, size
             }
             break;
         case ST_MGM:
-            ok = t.len >= 1 && piv_mgm_key_len(t.value[0]) == t.len - 1;
+            ok = t.len >= 1 && vt_piv_mgm_key_len(t.value[0]) == t.len - 1;
             if (ok) {
                 st->mgm_alg = t.value[0];
                 st->mgm_len = t.len - 1;
@@ -605,11 +605,11 @@ static int piv_load(const uint8_t *body, size_t len, void **out, char *err, size
     *out = st;
     return 0;
 fail:
-    piv_free_state(st);
+    vt_piv_free_state(st);
     return -1;
 }
 
-static void piv_describe(const void *p, char *out, size_t outlen)
+static void vt_piv_describe(const void *p, char *out, size_t outlen)
 {
     const struct piv_state *st = p;
     int n = snprintf(out, outlen, "personality piv, serial %u, version %u.%u.%u\nPIN tries %u/%u, PUK tries %u/%u\n",
@@ -621,7 +621,7 @@ static void piv_describe(const void *p, char *out, size_t outlen)
             continue;
         n += snprintf(out + n, outlen - (size_t)n, "key %02X: alg %02X, pin policy %u, %s, certificate %s\n", ref,
                       k->alg, k->pin_policy, k->origin == PIV_ORIGIN_GENERATED ? "generated" : "imported",
-                      piv_object_find((struct piv_state *)st, piv_cert_object_for((uint8_t)ref)) ? "yes" : "no");
+                      vt_piv_object_find((struct piv_state *)st, vt_piv_cert_object_for((uint8_t)ref)) ? "yes" : "no");
     }
 }
 
@@ -635,11 +635,11 @@ const struct vt_personality vt_personality_piv = {
     .name = "piv",
     .atr = piv_atr,
     .atr_len = sizeof(piv_atr),
-    .init = piv_init,
-    .load = piv_load,
-    .save = piv_save,
-    .free_state = piv_free_state,
-    .power_on = piv_power_on,
-    .process = piv_process,
-    .describe = piv_describe,
+    .init = vt_piv_init,
+    .load = vt_piv_load,
+    .save = vt_piv_save,
+    .free_state = vt_piv_free_state,
+    .power_on = vt_piv_power_on,
+    .process = vt_piv_process,
+    .describe = vt_piv_describe,
 };
