@@ -218,8 +218,13 @@ static int run(struct exchange *ex, const struct pcsc_apdu *apdu, struct sink *o
             return rc;
         if (last)
             break;
-        if (last_sw(ex) != SW_OK) {
-            *sw = last_sw(ex); /* the card refused the chain */
+        uint16_t s = last_sw(ex);
+        if (s != SW_OK) {
+            /* 61xx or 6Cxx in the middle of a chain break the protocol;
+             * following them would hide that the chain was cut short. */
+            if ((s >> 8) == 0x61 || (s >> 8) == 0x6C)
+                return PCSC_E_MALFORMED;
+            *sw = s; /* the card refused the chain */
             return PCSC_OK;
         }
         off += PCSC_APDU_CHAIN_BLOCK;

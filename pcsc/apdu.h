@@ -76,7 +76,7 @@ int pcsc_apdu_encode(const struct pcsc_apdu *apdu, bool extended,
  *   (not on T=0, not with PCSC_APDU_CHAIN or PCSC_APDU_SHORT), otherwise
  *   with command chaining: 255-byte blocks, CLA | 0x10 on all but the last.
  *   An intermediate block answered with anything else than 9000 ends the
- *   exchange with that status word.
+ *   exchange with that status word (61xx or 6Cxx there: PCSC_E_MALFORMED).
  * - Ne over 256 without extended length is sent as Le = 00 and the rest is
  *   fetched through 61xx.
  * - On T=0 a case 4 command is sent as case 3 (without Le).

@@ -330,6 +330,10 @@ static int card_transmit(void *ctx, const uint8_t *cmd, size_t cmd_len,
     DWORD got = cap > MAX_BUFFER_SIZE_EXTENDED ? MAX_BUFFER_SIZE_EXTENDED : (DWORD)cap;
     *resp_len = 0;
     LONG rv = SCardTransmit(card->handle, &pci, cmd, (DWORD)cmd_len, NULL, resp, &got);
+    /* The APDU layer always offers room for the longest answer the command
+     * allows, so an answer that does not fit is the card's fault. */
+    if (rv == SCARD_E_INSUFFICIENT_BUFFER)
+        return PCSC_E_MALFORMED;
     if (rv != SCARD_S_SUCCESS)
         return pcsc_status_from_scard(rv);
     if (got > cap)

@@ -115,9 +115,10 @@ struct pcsc_reader_state {
 };
 
 /* Waits until the state of at least one reader differs from what its
- * state field says, or timeout_ms milliseconds (PCSC_WAIT_FOREVER, or 0
- * to just read the current states). Returns PCSC_OK (see each changed),
- * PCSC_E_TIMEOUT, PCSC_E_CANCELLED, or another error. */
+ * state field says, or timeout_ms milliseconds (PCSC_WAIT_FOREVER for no
+ * limit; 0 to poll: with state = 0 it returns the current states at once).
+ * Returns PCSC_OK (see each changed), PCSC_E_TIMEOUT (nothing changed, the
+ * array is left as it was), PCSC_E_CANCELLED, or another error. */
 int pcsc_wait_change(const struct pcsc_context *ctx, struct pcsc_reader_state *readers,
                      size_t count, uint32_t timeout_ms);
 

@@ -87,7 +87,7 @@ int tlv_validate(const uint8_t *buf, size_t len, bool recursive, unsigned max_de
     while ((rc = tlv_next(&buf, &len, &t)) == TLV_OK) {
         if (recursive && t.constructed) {
             if (max_depth == 0)
-                return TLV_ERR_LENGTH;
+                return TLV_ERR_DEPTH;
             rc = tlv_validate(t.value, t.len, true, max_depth - 1);
             if (rc != TLV_OK)
                 return rc;
@@ -219,7 +219,7 @@ void tlv_add_raw(struct tlv_builder *b, const void *data, size_t len)
 
 void tlv_add(struct tlv_builder *b, uint32_t tag, const void *value, size_t len)
 {
-    uint8_t hdr[8];
+    uint8_t hdr[TLV_MAX_HEADER_SIZE];
     size_t hn = tlv_put_header(hdr, tag, len);
 
     if (hn == 0) {
@@ -240,7 +240,7 @@ void tlv_add_u8(struct tlv_builder *b, uint32_t tag, uint8_t value)
 
 size_t tlv_begin(struct tlv_builder *b, uint32_t tag)
 {
-    uint8_t hdr[8];
+    uint8_t hdr[TLV_MAX_HEADER_SIZE];
     size_t hn = tlv_put_header(hdr, tag, 0);
 
     tlv_add_raw(b, hdr, hn);

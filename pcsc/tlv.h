@@ -22,6 +22,7 @@ enum tlv_result {
     TLV_ERR_LENGTH = -3,      /* indefinite form, or more than 3 length bytes */
     TLV_ERR_NOMEM = -4,
     TLV_ERR_RANGE = -5,       /* a value too large to encode */
+    TLV_ERR_DEPTH = -6,       /* tlv_validate: nesting deeper than allowed */
 };
 
 /* One parsed element. value points into the parsed buffer (not copied). */
@@ -51,9 +52,12 @@ int tlv_validate(const uint8_t *buf, size_t len, bool recursive, unsigned max_de
 size_t tlv_tag_size(uint32_t tag);
 size_t tlv_length_size(size_t len);
 
+/* Longest header: 4 tag bytes, then 83 and 3 length bytes. */
+#define TLV_MAX_HEADER_SIZE 8
+
 /* Writes the tag and length header of an element into out (at least
- * 7 bytes) and returns the number of bytes written, or 0 if len cannot be
- * encoded (over 0xFFFFFF). */
+ * TLV_MAX_HEADER_SIZE bytes) and returns the number of bytes written, or 0
+ * if len cannot be encoded (over 0xFFFFFF). */
 size_t tlv_put_header(uint8_t *out, uint32_t tag, size_t len);
 
 /* A growable output buffer for building TLV structures. Errors are sticky:

@@ -1,0 +1,31 @@
+# Unit tests (cmocka): no card, no pcscd, no network.
+UNIT_TESTS = \
+	tests/unit/test_tlv \
+	tests/unit/test_apdu \
+	tests/unit/test_status
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+UNIT_LDADD = pcsc/libkysopcsc.la $(CMOCKA_LIBS)
+
+tests_unit_test_tlv_SOURCES = tests/unit/test_tlv.c tests/unit/testutil.h
+tests_unit_test_tlv_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tlv_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_apdu_SOURCES = tests/unit/test_apdu.c tests/unit/testutil.h
+tests_unit_test_apdu_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_apdu_LDADD = $(UNIT_LDADD)
+
+tests_unit_test_status_SOURCES = tests/unit/test_status.c
+tests_unit_test_status_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_status_LDADD = $(UNIT_LDADD)
+
+# kyso-vtoken's PIV personality, APDU by APDU (no pcscd).
+UNIT_TESTS += tests/unit/test_vtoken_piv
+check_PROGRAMS += tests/unit/test_vtoken_piv
+TESTS += tests/unit/test_vtoken_piv
+tests_unit_test_vtoken_piv_SOURCES = tests/unit/test_vtoken_piv.c
+tests_unit_test_vtoken_piv_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_vtoken_piv_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_vtoken_piv_LDADD = tools/vtoken/libvtoken.la $(CMOCKA_LIBS)

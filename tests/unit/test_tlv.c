@@ -221,13 +221,13 @@ static void test_validate_depth_limit(void **state)
     size_t n = hex("7C 07 A1 05 A2 03 53 01 00", buf, sizeof(buf));
 
     assert_int_equal(tlv_validate(buf, n, true, 3), TLV_OK);
-    assert_true(tlv_validate(buf, n, true, 2) < 0);
+    assert_int_equal(tlv_validate(buf, n, true, 2), TLV_ERR_DEPTH);
     assert_true(tlv_validate(buf, n, true, 0) < 0);
     /* Non-recursive validation does not care about depth. */
     assert_int_equal(tlv_validate(buf, n, false, 0), TLV_OK);
 
-    /* Deep nesting bounded by a small limit, without recursing further. */
-    uint8_t deep[200];
+    /* 50 levels of nesting: refused by a limit of 16, accepted by 1000. */
+    uint8_t deep[100];
     size_t d = sizeof(deep) / 2;
     for (size_t i = 0; i < d; i++) {
         deep[2 * i] = 0x7C;
@@ -257,7 +257,7 @@ static void test_sizes(void **state)
 
 static void test_put_header(void **state)
 {
-    uint8_t out[8], want[8];
+    uint8_t out[TLV_MAX_HEADER_SIZE], want[TLV_MAX_HEADER_SIZE];
     size_t n;
 
     n = tlv_put_header(out, 0x53, 5);
@@ -411,12 +411,15 @@ static void test_sticky_errors(void **state)
     tlv_add(&b, 0x53, big, 0x1000000); /* too long to encode */
     assert_int_equal(tlv_builder_error(&b), TLV_ERR_RANGE);
     size_t len = b.len;
+    assert_int_equal(len, 3);
     tlv_add(&b, 0x53, "\x02", 1);
     tlv_add_raw(&b, "\x03", 1);
     tlv_add_u8(&b, 0x54, 4);
     size_t mark = tlv_begin(&b, 0x7C);
     tlv_end(&b, mark);
+    /* Nothing was added or rewritten. */
     assert_int_equal(b.len, len);
+    assert_memory_equal(b.data, "\x53\x01\x01", 3);
     assert_int_equal(tlv_builder_error(&b), TLV_ERR_RANGE);
     tlv_builder_free(&b);
 
