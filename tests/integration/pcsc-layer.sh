@@ -1,0 +1,5 @@
+#!/bin/bash
+# The pcsc/ layer against a real pcscd and kyso-vtoken: see pcsc_layer.c.
+. "$(dirname "$0")/lib.sh"
+in_token piv
+exec "$KYSO_BUILDDIR/tests/integration/pcsc_layer"
