@@ -115,9 +115,13 @@ int main(void)
 
     CHECK("certificate object through GET RESPONSE", read_cert_object(&t, &obj, &len, &sw) == PCSC_OK &&
                                                           sw == 0x9000 && len > 256 && obj[0] == 0x53);
-    struct tlv outer;
+    /* PIV marks 71 (CertInfo) constructed though it holds a plain byte,
+     * so only the certificate inside 70 is validated recursively. */
+    struct tlv outer, cert;
     CHECK("the object is well-formed BER-TLV",
-          obj && tlv_find(obj, len, 0x53, &outer) == TLV_OK && tlv_validate(outer.value, outer.len, true, 16) == TLV_OK);
+          obj && tlv_find(obj, len, 0x53, &outer) == TLV_OK && tlv_validate(outer.value, outer.len, false, 0) == TLV_OK &&
+              tlv_find(outer.value, outer.len, 0x70, &cert) == TLV_OK &&
+              tlv_validate(cert.value, cert.len, true, 16) == TLV_OK);
     size_t short_len = len;
     pcsc_apdu_free_response(obj, len);
     obj = NULL;
