@@ -28,15 +28,15 @@ in_token() {
 
 # check NAME COMMAND...: COMMAND must succeed.
 check() {
-    local name=$1
+    local check_name=$1
     shift
-    echo "== $name: $*" >>"$TEST_LOG"
+    echo "== $check_name: $*" >>"$TEST_LOG"
     if "$@" >>"$TEST_LOG" 2>&1; then
         tests_passed=$((tests_passed + 1))
-        echo "ok - $name"
+        echo "ok - $check_name"
     else
         tests_failed=$((tests_failed + 1))
-        echo "not ok - $name"
+        echo "not ok - $check_name"
         echo "   command: $*"
         tail -n 15 "$TEST_LOG" | sed 's/^/   | /'
     fi
@@ -44,16 +44,16 @@ check() {
 
 # check_fails NAME COMMAND...: COMMAND must fail.
 check_fails() {
-    local name=$1
+    local check_name=$1
     shift
-    echo "== $name (must fail): $*" >>"$TEST_LOG"
+    echo "== $check_name (must fail): $*" >>"$TEST_LOG"
     if "$@" >>"$TEST_LOG" 2>&1; then
         tests_failed=$((tests_failed + 1))
-        echo "not ok - $name (succeeded but must fail)"
+        echo "not ok - $check_name (succeeded but must fail)"
         tail -n 15 "$TEST_LOG" | sed 's/^/   | /'
     else
         tests_passed=$((tests_passed + 1))
-        echo "ok - $name"
+        echo "ok - $check_name"
     fi
 }
 
