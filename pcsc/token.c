@@ -1,0 +1,143 @@
+/* Token edges: the parts common to every edge; see token.h. */
+#include "config.h"
+
+#include "pcsc/token.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct token_edge *const edges[] = {
+    &token_edge_piv,
+};
+
+/* Extended length is announced in the ATR's historical bytes: the third
+ * byte of the card capabilities (compact TLV tag 7, length 3), bit 7. */
+static bool atr_says_extended_length(const uint8_t *atr, size_t len)
+{
+    if (len < 2)
+        return false;
+    size_t i = 1;
+    uint8_t td = atr[i++];
+    size_t hist = td & 0x0F;
+    /* Skip the interface bytes TAi..TDi. */
+    for (;;) {
+        uint8_t y = td >> 4;
+        size_t n = (size_t)((y & 1) + ((y >> 1) & 1) + ((y >> 2) & 1));
+        bool more = y & 8;
+        if (i + n + (more ? 1 : 0) > len)
+            return false;
+        i += n;
+        if (!more)
+            break;
+        td = atr[i++];
+    }
+    if (i + hist > len || hist == 0)
+        return false;
+    const uint8_t *h = atr + i;
+    /* Category indicator 80: compact TLV objects follow. */
+    if (h[0] != 0x80)
+        return false;
+    for (size_t k = 1; k < hist;) {
+        uint8_t tag = h[k] >> 4, l = h[k] & 0x0F;
+        if (k + 1 + l > hist)
+            return false;
+        if (tag == 7 && l == 3)
+            return (h[k + 3] & 0x40) != 0;
+        k += 1 + l;
+    }
+    return false;
+}
+
+int token_transceive(struct token *t, const struct pcsc_apdu *a, uint8_t *resp, size_t cap, size_t *len,
+                     uint16_t *sw)
+{
+    t->apdus++;
+    return pcsc_apdu_transceive(&t->transport, a, resp, cap, len, sw);
+}
+
+int token_transceive_alloc(struct token *t, const struct pcsc_apdu *a, uint8_t **resp, size_t *len, uint16_t *sw)
+{
+    t->apdus++;
+    return pcsc_apdu_transceive_alloc(&t->transport, a, resp, len, sw);
+}
+
+int token_open(struct token *t, struct pcsc_card *card)
+{
+    struct pcsc_card_status st;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    t->card = card;
+    rc = pcsc_card_status(card, &st);
+    if (rc != PCSC_OK)
+        return rc;
+    if (!st.present)
+        return PCSC_E_NO_CARD;
+    pcsc_card_transport(card, atr_says_extended_length(st.atr, st.atr_len), &t->transport);
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        t->edge = edges[i];
+        rc = t->edge->probe(t);
+        if (rc == PCSC_OK) {
+            rc = t->edge->identify(t, &t->info, t->identity);
+            if (rc != PCSC_OK)
+                token_close(t);
+            return rc;
+        }
+        if (!pcsc_status_is_card_error(rc))
+            break; /* the card or reader failed: no point asking the next edge */
+    }
+    t->edge = NULL;
+    return rc == PCSC_OK ? PCSC_E_NOT_SUPPORTED : rc;
+}
+
+int token_reselect(struct token *t)
+{
+    return t->edge ? t->edge->probe(t) : PCSC_E_NOT_SUPPORTED;
+}
+
+static void free_contents(struct token *t)
+{
+    for (size_t i = 0; i < t->nkeys; i++) {
+        EVP_PKEY_free(t->keys[i].pub);
+        free(t->keys[i].cert);
+    }
+    for (size_t i = 0; i < t->nobjects; i++) {
+        if (t->objects[i].value)
+            OPENSSL_clear_free(t->objects[i].value, t->objects[i].len);
+    }
+    t->nkeys = t->nobjects = 0;
+    t->enumerated = false;
+}
+
+void token_close(struct token *t)
+{
+    free_contents(t);
+    free(t->edge_state);
+    t->edge_state = NULL;
+    t->edge = NULL;
+}
+
+int token_enumerate(struct token *t)
+{
+    if (t->enumerated)
+        return PCSC_OK;
+    if (!t->edge)
+        return PCSC_E_NOT_SUPPORTED;
+    free_contents(t);
+    int rc = t->edge->enumerate(t);
+    if (rc != PCSC_OK) {
+        free_contents(t);
+        return rc;
+    }
+    t->enumerated = true;
+    return PCSC_OK;
+}
+
+struct token_key *token_find_key(struct token *t, uint8_t ref)
+{
+    for (size_t i = 0; i < t->nkeys; i++)
+        if (t->keys[i].ref == ref)
+            return &t->keys[i];
+    return NULL;
+}

@@ -1,0 +1,172 @@
+/* Token edges: one interface at the level of token operations (identify,
+ * enumerate keys and certificates, PIN status/verify/change/unblock, sign,
+ * decrypt, derive, generate, write a certificate), not APDUs. The module
+ * picks the edge by what the card answers (token_open tries each edge's
+ * probe in turn).
+ *
+ * A struct token is one card in one reader. It is not thread-safe: the
+ * caller serialises all calls on a token (the module holds the slot's
+ * lock). Every operation runs inside a PC/SC transaction so that
+ * multi-APDU sequences (VERIFY then GENERAL AUTHENTICATE) are never
+ * interleaved with another process's commands.
+ */
+#ifndef KYSO_PCSC_TOKEN_H
+#define KYSO_PCSC_TOKEN_H
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pcsc/apdu.h"
+#include "pcsc/reader.h"
+#include "pcsc/status.h"
+
+#define TOKEN_MAX_KEYS 24
+#define TOKEN_MAX_DATA_OBJECTS 16
+#define TOKEN_MAX_ID 8
+#define TOKEN_LABEL_MAX 64
+
+enum token_pin_ref {
+    TOKEN_PIN_USER,   /* PIV: PIN (80) */
+    TOKEN_PIN_SO,     /* PIV: PUK (81) */
+};
+
+enum token_key_type { TOKEN_KEY_RSA, TOKEN_KEY_EC };
+
+/* A private key on the card, with what is known of its public half. */
+struct token_key {
+    uint8_t ref;                   /* the card's key reference */
+    uint8_t id[TOKEN_MAX_ID];      /* CKA_ID shared by the key's objects */
+    size_t id_len;
+    char label[TOKEN_LABEL_MAX];
+    char cert_label[TOKEN_LABEL_MAX];
+    bool local;                    /* generated on the card (when known) */
+    enum token_key_type type;
+    unsigned bits;                 /* modulus or field size */
+    EVP_PKEY *pub;                 /* public key; NULL if unknown */
+    uint8_t *cert;                 /* DER certificate or NULL */
+    size_t cert_len;
+    bool always_authenticate;      /* a PIN right before every use */
+    bool sign, decrypt, derive;    /* what the key is for */
+};
+
+/* A data object the card keeps (PIV: CHUID, CCC, ...). The value is read
+ * on first use. */
+struct token_data_object {
+    char label[TOKEN_LABEL_MAX];
+    char app_oid[48];              /* CKA_OBJECT_ID as dotted text */
+    uint32_t tag;
+    bool private_;                 /* only after the PIN */
+    bool loaded;
+    uint8_t *value;
+    size_t len;
+};
+
+struct token_info {
+    char label[33];
+    char serial[17];
+    char manufacturer[33];
+    char model[17];
+    uint8_t hw_major, hw_minor, fw_major, fw_minor;
+};
+
+/* What a signature is made of. The module hashes; the edge turns this
+ * into whatever its card needs (PIV pads on the host; other cards pad on
+ * the card). */
+enum token_sig_scheme {
+    TOKEN_SIG_RSA_PKCS1,  /* in: the DigestInfo (or any data for CKM_RSA_PKCS) */
+    TOKEN_SIG_RSA_PSS,    /* in: the hash */
+    TOKEN_SIG_RSA_RAW,    /* in: a modulus-size block (CKM_RSA_X_509) */
+    TOKEN_SIG_ECDSA,      /* in: the hash; out: r‖s, fixed length */
+};
+
+struct token_sign_request {
+    enum token_sig_scheme scheme;
+    const uint8_t *in;
+    size_t in_len;
+    const EVP_MD *pss_md;         /* PSS: hash and MGF1 hash, salt length */
+    const EVP_MD *pss_mgf1_md;
+    int pss_salt_len;
+    /* For always-authenticate keys: the PIN, sent in the same transaction
+     * right before the private-key operation. NULL otherwise. */
+    const uint8_t *pin;
+    size_t pin_len;
+};
+
+enum token_decrypt_scheme {
+    TOKEN_DEC_RSA_RAW,     /* the raw RSA result, modulus size */
+};
+
+struct token;
+
+struct token_edge {
+    const char *name;
+    /* Recognises and selects the card's application; 0 = this edge drives it. */
+    int (*probe)(struct token *t);
+    /* Identity and description; the identity tells this card from any other
+     * (cache key). */
+    int (*identify)(struct token *t, struct token_info *info, uint8_t identity[32]);
+    /* Reads keys, certificates and the list of data objects (no PIN). */
+    int (*enumerate)(struct token *t);
+    int (*read_data_object)(struct token *t, struct token_data_object *o);
+    /* PIN status without spending a try: tries left (-1 unknown), and
+     * whether the card holds it verified now. */
+    int (*pin_status)(struct token *t, enum token_pin_ref ref, int *tries_left, bool *verified);
+    int (*verify)(struct token *t, enum token_pin_ref ref, const uint8_t *pin, size_t len, int *tries_left);
+    int (*logout)(struct token *t);
+    int (*change_pin)(struct token *t, enum token_pin_ref ref, const uint8_t *old_pin, size_t old_len,
+                      const uint8_t *new_pin, size_t new_len, int *tries_left);
+    /* Unblocks (and sets) the user PIN with the SO PIN (PUK). */
+    int (*unblock)(struct token *t, const uint8_t *puk, size_t puk_len, const uint8_t *new_pin, size_t new_len,
+                   int *tries_left);
+    int (*sign)(struct token *t, const struct token_key *k, const struct token_sign_request *req, uint8_t *out,
+                size_t *out_len);
+    /* RSA private operation on a modulus-size block; the module unpads. */
+    int (*decrypt)(struct token *t, const struct token_key *k, const uint8_t *in, size_t in_len, const uint8_t *pin,
+                   size_t pin_len, uint8_t *out, size_t *out_len);
+    /* ECDH with the peer's uncompressed point; out: the shared x. */
+    int (*derive)(struct token *t, const struct token_key *k, const uint8_t *point, size_t point_len,
+                  const uint8_t *pin, size_t pin_len, uint8_t *out, size_t *out_len);
+    /* Administrator authentication (PIV: the management key). */
+    int (*admin_auth)(struct token *t, const uint8_t *key, size_t key_len);
+    /* Generates a key pair in slot ref (admin only); returns its public key. */
+    int (*generate)(struct token *t, uint8_t ref, enum token_key_type type, unsigned bits, EVP_PKEY **pub);
+    /* Stores a certificate for slot ref (admin only). */
+    int (*write_certificate)(struct token *t, uint8_t ref, const uint8_t *der, size_t len);
+};
+
+struct token {
+    struct pcsc_card *card;        /* owned by the caller */
+    struct pcsc_transport transport;
+    const struct token_edge *edge;
+    void *edge_state;
+    struct token_info info;
+    uint8_t identity[32];
+    struct token_key keys[TOKEN_MAX_KEYS];
+    size_t nkeys;
+    struct token_data_object objects[TOKEN_MAX_DATA_OBJECTS];
+    size_t nobjects;
+    bool enumerated;
+    uint64_t apdus;                /* APDUs sent (for measurements) */
+};
+
+/* Finds the edge that drives the card and identifies it (no enumeration). */
+int token_open(struct token *t, struct pcsc_card *card);
+/* Selects the card's application again (after a reset); keeps what was read. */
+int token_reselect(struct token *t);
+/* Forgets everything about the card (keys, objects, edge state). */
+void token_close(struct token *t);
+/* Reads keys, certificates and data objects unless already done. */
+int token_enumerate(struct token *t);
+struct token_key *token_find_key(struct token *t, uint8_t ref);
+
+/* Sends one APDU through the token's transport and counts it. */
+int token_transceive(struct token *t, const struct pcsc_apdu *a, uint8_t *resp, size_t cap, size_t *len,
+                     uint16_t *sw);
+int token_transceive_alloc(struct token *t, const struct pcsc_apdu *a, uint8_t **resp, size_t *len, uint16_t *sw);
+
+/* The edges kyso knows, in probe order. */
+extern const struct token_edge token_edge_piv;
+
+#endif

@@ -1,0 +1,209 @@
+/* kyso-pkcs11.so internals shared by the files of pkcs11/.
+ *
+ * Locking: one module lock guards the module state and the slot count;
+ * each slot has its own lock, which guards everything about that slot:
+ * its PC/SC connection, token, login state, sessions and their
+ * operations. Card I/O happens with only the slot's lock held, so a slow
+ * card never blocks another slot. Lock order: module lock, then never a
+ * slot lock while holding it (the module lock is released first).
+ *
+ * Handles: a session handle carries its slot (slot index + 1 in the top
+ * byte), so finding a session needs only its slot's lock. Object handles
+ * also carry the token generation, so handles from a removed card are
+ * never mistaken for objects of the next card.
+ */
+#ifndef KYSO_PKCS11_INTERNAL_H
+#define KYSO_PKCS11_INTERNAL_H
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pcsc/reader.h"
+#include "pcsc/token.h"
+#include "pkcs11/pkcs11.h"
+
+#define P11_MAX_SLOTS 32
+#define P11_MAX_PIN 64
+#define P11_MAX_FIND 64
+#define P11_READER_NAME_MAX 256
+
+/* ---- locks (the application's callbacks, or pthreads) ---- */
+typedef void *p11_mutex;
+CK_RV p11_mutex_create(p11_mutex *m);
+void p11_mutex_destroy(p11_mutex m);
+void p11_mutex_lock(p11_mutex m);
+void p11_mutex_unlock(p11_mutex m);
+CK_RV p11_locking_setup(const CK_C_INITIALIZE_ARGS *args);
+
+/* ---- secrets: locked, never swapped or dumped, wiped on release ---- */
+struct p11_secret {
+    uint8_t *data;        /* P11_MAX_PIN bytes of locked memory, or NULL */
+    size_t len;
+};
+bool p11_secret_set(struct p11_secret *s, const uint8_t *value, size_t len);
+void p11_secret_clear(struct p11_secret *s);
+
+/* ---- debug log (KYSO_DEBUG); never PINs or key material ---- */
+void p11_debug_init(void);
+void p11_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- operations held by a session ---- */
+enum p11_op_kind { OP_NONE, OP_FIND, OP_SIGN, OP_VERIFY, OP_DECRYPT, OP_DIGEST };
+
+struct p11_operation {
+    enum p11_op_kind kind;
+    CK_MECHANISM_TYPE mechanism;
+    CK_OBJECT_HANDLE key;
+    uint8_t key_ref;
+    EVP_MD_CTX *md;                /* hashing mechanisms */
+    uint8_t *buffer;               /* raw mechanisms: the data so far */
+    size_t buffer_len, buffer_cap;
+    bool multi_part;               /* C_*Update was called */
+    bool absorbed;                 /* single-part: the data is in (a length query came first) */
+    bool result_ready;             /* decrypt: plain text kept for a second call */
+    const EVP_MD *pss_md, *pss_mgf1_md;
+    int pss_salt_len;
+    const EVP_MD *oaep_md, *oaep_mgf1_md;
+    uint8_t *oaep_label;
+    size_t oaep_label_len;
+    EVP_PKEY *verify_key;          /* C_Verify*: the public key */
+    struct p11_secret context_pin; /* CKU_CONTEXT_SPECIFIC, for one operation */
+    bool needs_context_login;
+    /* C_FindObjects */
+    CK_OBJECT_HANDLE found[P11_MAX_FIND * 4];
+    size_t nfound, found_pos;
+};
+
+struct p11_session {
+    CK_SESSION_HANDLE handle;
+    CK_FLAGS flags;
+    uint64_t generation;           /* the token's generation when opened */
+    struct p11_operation find, crypto, digest;
+    struct p11_session *next;
+};
+
+/* A secret made by C_DeriveKey (ECDH): a session object. */
+#define P11_MAX_SECRETS 16
+struct p11_secret_object {
+    bool used;
+    CK_SESSION_HANDLE owner;
+    uint8_t value[128];
+    size_t len;
+    bool sensitive, extractable;
+    char label[64];
+};
+
+/* ---- slots and tokens ---- */
+struct p11_slot {
+    p11_mutex lock;
+    CK_SLOT_ID id;
+    char reader[P11_READER_NAME_MAX];
+    bool reader_present;
+    struct pcsc_context ctx;        /* this slot's own PC/SC context */
+    struct pcsc_card card;
+    bool connected;
+    struct token token;
+    bool token_ready;               /* token_open succeeded for this card */
+    uint64_t generation;            /* changes with every card insertion */
+    uint32_t reader_state;          /* last SCARD state seen (with event count) */
+    /* The last card's contents, reused when the same card comes back. */
+    struct token cached;
+    bool cached_valid;
+    /* Login state of the token (application-wide) */
+    CK_USER_TYPE login;             /* CKU_USER, CKU_SO, or (CK_USER_TYPE)-1 */
+    bool logged_in;
+    struct p11_secret user_pin;     /* cached for recovery after a reset, if allowed */
+    struct p11_secret so_secret;    /* PUK (for C_InitPIN / C_SetPIN) or management key */
+    bool so_is_mgm_key;
+    /* Sessions */
+    struct p11_session *sessions;
+    CK_ULONG session_count, rw_session_count;
+    uint32_t next_session;
+    struct p11_secret_object secrets[P11_MAX_SECRETS];
+    /* C_WaitForSlotEvent: an event not yet reported */
+    bool event_pending;
+};
+
+struct p11_module {
+    bool initialized;
+    pid_t pid;                      /* process that called C_Initialize */
+    p11_mutex lock;
+    struct p11_slot slots[P11_MAX_SLOTS];
+    size_t nslots;
+    struct pcsc_context list_ctx;   /* reader list (module lock) */
+    struct pcsc_context wait_ctx;   /* C_WaitForSlotEvent only: pcsc-lite holds a context
+                                     * busy for the whole of a blocking wait */
+    bool waiting;
+    uint32_t wait_seen[P11_MAX_SLOTS + 1]; /* reader states the waiter last saw (+ PnP) */
+    bool finalizing;
+    bool pin_cache;                 /* keep the user PIN to recover from resets */
+};
+
+extern struct p11_module p11;
+
+/* module.c */
+CK_RV p11_check_initialized(void);
+/* Looks up a session and locks its slot; on success the caller must call
+ * p11_slot_unlock. Checks the card is still the one the session was
+ * opened on: CKR_DEVICE_REMOVED (and the session is closed) if not. */
+CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **session);
+CK_RV p11_slot_get(CK_SLOT_ID id, struct p11_slot **slot); /* locks the slot */
+void p11_slot_unlock(struct p11_slot *slot);
+CK_RV p11_rv_from_pcsc(int status);
+
+/* slot.c */
+void p11_slots_scan(void);                 /* adds readers that appeared; module lock held */
+CK_RV p11_slot_refresh(struct p11_slot *slot); /* card present? token open? */
+CK_RV p11_slot_enumerate(struct p11_slot *slot);
+CK_RV p11_slot_begin(struct p11_slot *slot);   /* transaction, recovering from a reset */
+void p11_slot_end(struct p11_slot *slot);
+void p11_slot_drop_card(struct p11_slot *slot);
+void p11_slot_release(struct p11_slot *slot);
+bool p11_slot_token_present(struct p11_slot *slot);
+
+/* session.c */
+void p11_session_free(struct p11_slot *slot, struct p11_session *s);
+void p11_op_reset(struct p11_operation *op);
+void p11_slot_logout_state(struct p11_slot *slot);
+
+/* object.c */
+enum p11_object_kind { OBJ_CERT = 1, OBJ_PUBLIC = 2, OBJ_PRIVATE = 3, OBJ_DATA = 4, OBJ_PROFILE = 5, OBJ_SECRET = 6 };
+CK_OBJECT_HANDLE p11_object_handle(const struct p11_slot *slot, enum p11_object_kind kind, unsigned index);
+/* Resolves a handle to a key (for OBJ_*: cert/public/private) or data object. */
+CK_RV p11_object_resolve(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind *kind,
+                         struct token_key **key, struct token_data_object **data);
+struct p11_secret_object *p11_secret_object_of(struct p11_slot *slot, CK_OBJECT_HANDLE h);
+void p11_secret_objects_drop(struct p11_slot *slot, CK_SESSION_HANDLE owner); /* 0: all */
+bool p11_object_visible(const struct p11_slot *slot, enum p11_object_kind kind, const struct token_data_object *d);
+
+/* mechanism.c */
+struct p11_mechanism {
+    CK_MECHANISM_TYPE type;
+    CK_FLAGS flags;
+    enum token_key_type key_type;
+    bool any_key;                   /* digests: no key */
+    const char *digest;             /* OpenSSL name of the hash, or NULL */
+};
+const struct p11_mechanism *p11_mechanism_find(CK_MECHANISM_TYPE type);
+size_t p11_mechanism_count(void);
+const struct p11_mechanism *p11_mechanism_at(size_t i);
+bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsigned *min_bits,
+                           unsigned *max_bits);
+
+/* pipeline.c: decide → sign → record → release */
+struct p11_signature_event {
+    const struct p11_slot *slot;
+    const struct token_key *key;
+    CK_MECHANISM_TYPE mechanism;
+    const uint8_t *digest;          /* SHA-256 of what was signed */
+    size_t input_len;
+};
+CK_RV p11_policy_decide(const struct p11_signature_event *ev);
+CK_RV p11_audit_record(const struct p11_signature_event *ev, CK_RV outcome);
+
+/* util */
+void p11_pad_string(CK_UTF8CHAR *dst, size_t len, const char *src);
+
+#endif

@@ -1,0 +1,422 @@
+/* kyso-pkcs11.so: digests and random numbers (software), ECDH key
+ * derivation and key-pair generation (on the card). */
+#include "config.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "pkcs11/internal.h"
+
+/* ---------------------------------------------------------------- digest */
+
+CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    const struct p11_mechanism *m = pMechanism ? p11_mechanism_find(pMechanism->mechanism) : NULL;
+    if (!pMechanism) {
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (s->digest.kind != OP_NONE) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else if (!m || !(m->flags & CKF_DIGEST)) {
+        rv = CKR_MECHANISM_INVALID;
+    } else {
+        p11_op_reset(&s->digest);
+        s->digest.kind = OP_DIGEST;
+        s->digest.mechanism = m->type;
+        s->digest.md = EVP_MD_CTX_new();
+        if (!s->digest.md || EVP_DigestInit_ex(s->digest.md, EVP_get_digestbyname(m->digest), NULL) != 1) {
+            p11_op_reset(&s->digest);
+            rv = CKR_HOST_MEMORY;
+        }
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+static CK_RV digest_final(struct p11_operation *op, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
+{
+    size_t need = (size_t)EVP_MD_CTX_get_size(op->md);
+    if (!pDigest) {
+        *pulDigestLen = need;
+        return CKR_OK;
+    }
+    if (*pulDigestLen < need) {
+        *pulDigestLen = need;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    unsigned int n = 0;
+    CK_RV rv = EVP_DigestFinal_ex(op->md, pDigest, &n) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+    *pulDigestLen = n;
+    p11_op_reset(op);
+    return rv;
+}
+
+CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pDigest,
+               CK_ULONG_PTR pulDigestLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->digest;
+    if (op->kind != OP_DIGEST) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulDigestLen || (!pData && ulDataLen)) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (op->multi_part) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else {
+        if (!op->absorbed) {
+            op->absorbed = true;
+            if (EVP_DigestUpdate(op->md, pData, ulDataLen) != 1)
+                rv = CKR_FUNCTION_FAILED;
+        }
+        rv = rv == CKR_OK ? digest_final(op, pDigest, pulDigestLen) : rv;
+        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->digest;
+    if (op->kind != OP_DIGEST) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pPart && ulPartLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        op->multi_part = true;
+        if (EVP_DigestUpdate(op->md, pPart, ulPartLen) != 1) {
+            p11_op_reset(op);
+            rv = CKR_FUNCTION_FAILED;
+        }
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->digest;
+    if (op->kind != OP_DIGEST) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulDigestLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        rv = digest_final(op, pDigest, pulDigestLen);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    rv = s->digest.kind == OP_DIGEST ? CKR_KEY_INDIGESTIBLE : CKR_OPERATION_NOT_INITIALIZED;
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+/* ---------------------------------------------------------------- random */
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    p11_slot_unlock(slot);
+    if (!pRandomData && ulRandomLen)
+        return CKR_ARGUMENTS_BAD;
+    for (CK_ULONG done = 0; done < ulRandomLen;) {
+        int chunk = ulRandomLen - done > 1 << 20 ? 1 << 20 : (int)(ulRandomLen - done);
+        if (RAND_bytes(pRandomData + done, chunk) != 1)
+            return CKR_FUNCTION_FAILED;
+        done += (CK_ULONG)chunk;
+    }
+    return CKR_OK;
+}
+
+CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    p11_slot_unlock(slot);
+    if (!pSeed && ulSeedLen)
+        return CKR_ARGUMENTS_BAD;
+    return CKR_RANDOM_SEED_NOT_SUPPORTED; /* OpenSSL seeds itself from the OS */
+}
+
+/* ---------------------------------------------------------------- derive */
+
+static const CK_ATTRIBUTE *find_attr(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t && t[i].type == type)
+            return &t[i];
+    return NULL;
+}
+
+static bool attr_bool(const CK_ATTRIBUTE *a, bool dflt)
+{
+    if (!a || a->ulValueLen != sizeof(CK_BBOOL) || !a->pValue)
+        return dflt;
+    return *(const CK_BBOOL *)a->pValue != CK_FALSE;
+}
+
+/* ECDH with the card's key; the peer's point comes raw or as a DER OCTET
+ * STRING. The shared secret becomes a session object. */
+CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
+                  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    enum p11_object_kind kind;
+    struct token_key *k;
+    struct token_data_object *d;
+    const CK_ECDH1_DERIVE_PARAMS *p = pMechanism ? pMechanism->pParameter : NULL;
+    if (!pMechanism || !phKey || (!pTemplate && ulAttributeCount)) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto out;
+    }
+    if (pMechanism->mechanism != CKM_ECDH1_DERIVE) {
+        rv = CKR_MECHANISM_INVALID;
+        goto out;
+    }
+    if (!p || pMechanism->ulParameterLen != sizeof(*p) || p->kdf != CKD_NULL || p->ulSharedDataLen ||
+        !p->pPublicData || !p->ulPublicDataLen || p->ulPublicDataLen > 200) {
+        rv = CKR_MECHANISM_PARAM_INVALID;
+        goto out;
+    }
+    if (!slot->logged_in || slot->login != CKU_USER) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    if ((rv = p11_slot_enumerate(slot)) != CKR_OK)
+        goto out;
+    if (p11_object_resolve(slot, hBaseKey, &kind, &k, &d) != CKR_OK || kind != OBJ_PRIVATE) {
+        rv = CKR_KEY_HANDLE_INVALID;
+        goto out;
+    }
+    if (k->type != TOKEN_KEY_EC || !k->derive) {
+        rv = CKR_KEY_TYPE_INCONSISTENT;
+        goto out;
+    }
+    if (k->always_authenticate) {
+        rv = CKR_KEY_FUNCTION_NOT_PERMITTED; /* no place for a context login in C_DeriveKey */
+        goto out;
+    }
+    const uint8_t *point = p->pPublicData;
+    size_t point_len = p->ulPublicDataLen;
+    if (point_len > 2 && point[0] == 0x04 && point[1] == point_len - 2 && point_len - 2 == 1 + 2 * ((k->bits + 7) / 8)) {
+        point += 2; /* DER OCTET STRING around the point */
+        point_len -= 2;
+    } else if (point_len > 3 && point[0] == 0x04 && point[1] == 0x81 && point[2] == point_len - 3) {
+        point += 3;
+        point_len -= 3;
+    }
+    size_t slot_index = P11_MAX_SECRETS;
+    for (size_t i = 0; i < P11_MAX_SECRETS; i++)
+        if (!slot->secrets[i].used) {
+            slot_index = i;
+            break;
+        }
+    if (slot_index == P11_MAX_SECRETS) {
+        rv = CKR_DEVICE_MEMORY;
+        goto out;
+    }
+    struct p11_secret_object *sec = &slot->secrets[slot_index];
+    size_t len = sizeof(sec->value);
+    if ((rv = p11_slot_begin(slot)) != CKR_OK)
+        goto out;
+    int rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, sec->value, &len);
+    p11_slot_end(slot);
+    p11_debug("derive: key %02X: %s", k->ref, pcsc_status_name(rc));
+    if (rc != PCSC_OK) {
+        OPENSSL_cleanse(sec->value, sizeof(sec->value));
+        rv = rc == PCSC_E_INCORRECT_DATA ? CKR_MECHANISM_PARAM_INVALID : p11_rv_from_pcsc(rc);
+        goto out;
+    }
+    /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
+    const CK_ATTRIBUTE *vl = find_attr(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
+    if (vl && vl->pValue && vl->ulValueLen == sizeof(CK_ULONG)) {
+        CK_ULONG want = *(const CK_ULONG *)vl->pValue;
+        if (want == 0 || want > len) {
+            OPENSSL_cleanse(sec->value, sizeof(sec->value));
+            rv = CKR_TEMPLATE_INCONSISTENT;
+            goto out;
+        }
+        len = want;
+    }
+    sec->used = true;
+    sec->len = len;
+    sec->owner = s->handle;
+    sec->sensitive = attr_bool(find_attr(pTemplate, ulAttributeCount, CKA_SENSITIVE), false);
+    sec->extractable = attr_bool(find_attr(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), true);
+    snprintf(sec->label, sizeof(sec->label), "ECDH with %.50s", k->label);
+    *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)slot_index);
+out:
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+/* ------------------------------------------------------------- key pairs */
+
+/* CKA_ID 01..04 are 9A 9C 9D 9E, 05.. the retired slots (OpenSC's ids). */
+static int ref_of_id(const CK_ATTRIBUTE *id)
+{
+    static const uint8_t refs[] = { 0x9A, 0x9C, 0x9D, 0x9E };
+    if (!id || id->ulValueLen != 1 || !id->pValue)
+        return -1;
+    uint8_t v = *(const uint8_t *)id->pValue;
+    if (v >= 1 && v <= 4)
+        return refs[v - 1];
+    if (v >= 5 && v < 5 + 20)
+        return 0x82 + (v - 5);
+    return -1;
+}
+
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pPublicKeyTemplate,
+                        CK_ULONG ulPublicKeyAttributeCount, CK_ATTRIBUTE_PTR pPrivateKeyTemplate,
+                        CK_ULONG ulPrivateKeyAttributeCount, CK_OBJECT_HANDLE_PTR phPublicKey,
+                        CK_OBJECT_HANDLE_PTR phPrivateKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    enum token_key_type type;
+    unsigned bits = 0;
+    if (!pMechanism || !phPublicKey || !phPrivateKey || (!pPublicKeyTemplate && ulPublicKeyAttributeCount) ||
+        (!pPrivateKeyTemplate && ulPrivateKeyAttributeCount)) {
+        rv = CKR_ARGUMENTS_BAD;
+        goto out;
+    }
+    if (pMechanism->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN) {
+        type = TOKEN_KEY_RSA;
+        const CK_ATTRIBUTE *mb = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_MODULUS_BITS);
+        if (!mb || mb->ulValueLen != sizeof(CK_ULONG) || !mb->pValue) {
+            rv = CKR_TEMPLATE_INCOMPLETE;
+            goto out;
+        }
+        bits = (unsigned)*(const CK_ULONG *)mb->pValue;
+        const CK_ATTRIBUTE *e = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_PUBLIC_EXPONENT);
+        static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
+        if (e && (e->ulValueLen != 3 || !e->pValue || memcmp(e->pValue, f4, 3) != 0)) {
+            rv = CKR_ATTRIBUTE_VALUE_INVALID; /* the card makes e = 65537 only */
+            goto out;
+        }
+    } else if (pMechanism->mechanism == CKM_EC_KEY_PAIR_GEN) {
+        type = TOKEN_KEY_EC;
+        const CK_ATTRIBUTE *ep = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_EC_PARAMS);
+        if (!ep || !ep->pValue || !ep->ulValueLen) {
+            rv = CKR_TEMPLATE_INCOMPLETE;
+            goto out;
+        }
+        const unsigned char *q = ep->pValue;
+        ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &q, (long)ep->ulValueLen);
+        int nid = oid ? OBJ_obj2nid(oid) : NID_undef;
+        ASN1_OBJECT_free(oid);
+        bits = nid == NID_X9_62_prime256v1 ? 256 : nid == NID_secp384r1 ? 384 : 0;
+        if (!bits) {
+            rv = CKR_CURVE_NOT_SUPPORTED;
+            goto out;
+        }
+    } else {
+        rv = CKR_MECHANISM_INVALID;
+        goto out;
+    }
+    if (!(s->flags & CKF_RW_SESSION)) {
+        rv = CKR_SESSION_READ_ONLY;
+        goto out;
+    }
+    if (!slot->logged_in || slot->login != CKU_SO || !slot->so_is_mgm_key) {
+        rv = CKR_USER_NOT_LOGGED_IN;
+        goto out;
+    }
+    const CK_ATTRIBUTE *id = find_attr(pPrivateKeyTemplate, ulPrivateKeyAttributeCount, CKA_ID);
+    if (!id)
+        id = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_ID);
+    int ref = ref_of_id(id);
+    if (ref < 0) {
+        rv = id ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_TEMPLATE_INCOMPLETE;
+        goto out;
+    }
+    if ((rv = p11_slot_enumerate(slot)) != CKR_OK || (rv = p11_slot_begin(slot)) != CKR_OK)
+        goto out;
+    EVP_PKEY *pub = NULL;
+    int rc = slot->token.edge->admin_auth(&slot->token, slot->so_secret.data, slot->so_secret.len);
+    if (rc == PCSC_OK)
+        rc = slot->token.edge->generate(&slot->token, (uint8_t)ref, type, bits, &pub);
+    if (rc == PCSC_OK) {
+        /* Read the card again; a card that cannot tell a key without its
+         * certificate gets the new key from what it answered. */
+        slot->token.enumerated = false;
+        rc = token_enumerate(&slot->token);
+        struct token_key *k = token_find_key(&slot->token, (uint8_t)ref);
+        if (rc == PCSC_OK && !k && slot->token.nkeys < TOKEN_MAX_KEYS) {
+            k = &slot->token.keys[slot->token.nkeys++];
+            memset(k, 0, sizeof(*k));
+            k->ref = (uint8_t)ref;
+            k->id[0] = *(const uint8_t *)id->pValue;
+            k->id_len = 1;
+            snprintf(k->label, sizeof(k->label), "generated key %02X", ref);
+            k->type = type;
+            k->bits = bits;
+            k->pub = pub;
+            pub = NULL;
+            k->sign = true;
+            k->decrypt = type == TOKEN_KEY_RSA;
+            k->derive = type == TOKEN_KEY_EC;
+            k->always_authenticate = ref == 0x9C;
+        }
+        if (k)
+            k->local = true;
+    }
+    EVP_PKEY_free(pub);
+    p11_slot_end(slot);
+    rv = p11_rv_from_pcsc(rc);
+    p11_debug("C_GenerateKeyPair: slot %02X, %u bits: 0x%lx", ref, bits, rv);
+    if (rv == CKR_OK) {
+        *phPublicKey = p11_object_handle(slot, OBJ_PUBLIC, (unsigned)ref);
+        *phPrivateKey = p11_object_handle(slot, OBJ_PRIVATE, (unsigned)ref);
+    }
+out:
+    p11_slot_unlock(slot);
+    return rv;
+}

@@ -1,0 +1,21 @@
+# pkcs11/: kyso-pkcs11.so, the PKCS#11 module. Sends no APDU itself (the
+# token edges in pcsc/ do) and prints nothing.
+pkcs11libdir = $(libdir)/pkcs11
+pkcs11lib_LTLIBRARIES = pkcs11/kyso-pkcs11.la
+pkcs11_kyso_pkcs11_la_SOURCES = \
+	pkcs11/pkcs11.h pkcs11/internal.h \
+	pkcs11/module.c \
+	pkcs11/slot.c \
+	pkcs11/session.c \
+	pkcs11/object.c \
+	pkcs11/mechanism.c \
+	pkcs11/sign.c \
+	pkcs11/keys.c \
+	pkcs11/pipeline.c \
+	pkcs11/unsupported.c
+pkcs11_kyso_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
+pkcs11_kyso_pkcs11_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no-undefined \
+	-Wl,--version-script=$(srcdir)/pkcs11/exports.map -Wl,-z,defs
+pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
+EXTRA_DIST += pkcs11/exports.map
+EXTRA_pkcs11_kyso_pkcs11_la_DEPENDENCIES = pkcs11/exports.map

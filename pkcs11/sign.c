@@ -1,0 +1,803 @@
+/* kyso-pkcs11.so: signing on the card and verifying in software.
+ *
+ * A signature goes decide → sign → record → release (pipeline.c): the
+ * policy may refuse it, the card makes it, the audit trail records it,
+ * and only then is it copied to the caller. A signature whose record
+ * cannot be made is wiped, never returned. */
+#include "config.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcsc/rsa_pad.h"
+#include "pkcs11/internal.h"
+
+#define MAX_RAW_INPUT 1024 /* raw mechanisms: at most a modulus (4096 bits) plus slack */
+
+static const EVP_MD *md_of_mech(CK_MECHANISM_TYPE hash)
+{
+    switch (hash) {
+    case CKM_SHA_1:
+        return EVP_sha1();
+    case CKM_SHA224:
+        return EVP_sha224();
+    case CKM_SHA256:
+        return EVP_sha256();
+    case CKM_SHA384:
+        return EVP_sha384();
+    case CKM_SHA512:
+        return EVP_sha512();
+    default:
+        return NULL;
+    }
+}
+
+static const EVP_MD *md_of_mgf(CK_RSA_PKCS_MGF_TYPE mgf)
+{
+    switch (mgf) {
+    case CKG_MGF1_SHA1:
+        return EVP_sha1();
+    case CKG_MGF1_SHA224:
+        return EVP_sha224();
+    case CKG_MGF1_SHA256:
+        return EVP_sha256();
+    case CKG_MGF1_SHA384:
+        return EVP_sha384();
+    case CKG_MGF1_SHA512:
+        return EVP_sha512();
+    default:
+        return NULL;
+    }
+}
+
+/* Size of a signature by this key. */
+static size_t signature_len(const struct token_key *k)
+{
+    size_t bytes = (k->bits + 7) / 8;
+    return k->type == TOKEN_KEY_RSA ? bytes : 2 * bytes;
+}
+
+/* Checks the mechanism and its parameters and sets up the operation. */
+static CK_RV setup_operation(struct p11_operation *op, enum p11_op_kind kind, const CK_MECHANISM *mech,
+                             const struct token_key *k, CK_FLAGS needed)
+{
+    const struct p11_mechanism *m = p11_mechanism_find(mech->mechanism);
+    if (!m || m->any_key || !(m->flags & needed))
+        return CKR_MECHANISM_INVALID;
+    if (m->key_type != k->type)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    p11_op_reset(op);
+    op->kind = kind;
+    op->mechanism = mech->mechanism;
+    op->key_ref = k->ref;
+    if (m->digest) {
+        op->md = EVP_MD_CTX_new();
+        if (!op->md || EVP_DigestInit_ex(op->md, EVP_get_digestbyname(m->digest), NULL) != 1) {
+            p11_op_reset(op);
+            return CKR_HOST_MEMORY;
+        }
+    }
+    bool pss = mech->mechanism == CKM_RSA_PKCS_PSS || (m->digest && mech->mechanism >= CKM_SHA256_RSA_PKCS_PSS &&
+                                                         mech->mechanism <= CKM_SHA512_RSA_PKCS_PSS) ||
+               mech->mechanism == CKM_SHA1_RSA_PKCS_PSS || mech->mechanism == CKM_SHA224_RSA_PKCS_PSS;
+    if (pss) {
+        const CK_RSA_PKCS_PSS_PARAMS *p = mech->pParameter;
+        if (!p || mech->ulParameterLen != sizeof(*p)) {
+            p11_op_reset(op);
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+        op->pss_md = md_of_mech(p->hashAlg);
+        op->pss_mgf1_md = md_of_mgf(p->mgf);
+        op->pss_salt_len = (int)p->sLen;
+        /* The hash named by the mechanism and by its parameters agree. */
+        if (!op->pss_md || !op->pss_mgf1_md || p->sLen > 512 ||
+            (m->digest && EVP_MD_get_type(op->pss_md) != EVP_MD_get_type(EVP_get_digestbyname(m->digest)))) {
+            p11_op_reset(op);
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+    }
+    if (mech->mechanism == CKM_RSA_PKCS_OAEP) {
+        const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
+        if (!p || mech->ulParameterLen != sizeof(*p) || !md_of_mech(p->hashAlg) || !md_of_mgf(p->mgf) ||
+            (p->source != 0 && p->source != CKZ_DATA_SPECIFIED) || (p->ulSourceDataLen && !p->pSourceData) ||
+            p->ulSourceDataLen > 1024) {
+            p11_op_reset(op);
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+        op->oaep_md = md_of_mech(p->hashAlg);
+        op->oaep_mgf1_md = md_of_mgf(p->mgf);
+        if (p->ulSourceDataLen) {
+            op->oaep_label = OPENSSL_memdup(p->pSourceData, p->ulSourceDataLen);
+            if (!op->oaep_label) {
+                p11_op_reset(op);
+                return CKR_HOST_MEMORY;
+            }
+            op->oaep_label_len = p->ulSourceDataLen;
+        }
+    }
+    return CKR_OK;
+}
+
+/* Resolves the key of C_*Init: the object must be of the wanted class. */
+static CK_RV init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind want, struct token_key **key)
+{
+    enum p11_object_kind kind;
+    struct token_data_object *d;
+    CK_RV rv = p11_slot_enumerate(slot);
+    if (rv != CKR_OK)
+        return rv;
+    /* Private keys are invisible before login: say so rather than "invalid". */
+    if (want == OBJ_PRIVATE && !(slot->logged_in && slot->login == CKU_USER) && ((h >> 12) & 0xF) == OBJ_PRIVATE)
+        return CKR_USER_NOT_LOGGED_IN;
+    rv = p11_object_resolve(slot, h, &kind, key, &d);
+    if (rv != CKR_OK)
+        return CKR_KEY_HANDLE_INVALID;
+    if (kind != want && !(want == OBJ_PUBLIC && (kind == OBJ_PRIVATE || kind == OBJ_CERT)))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    return CKR_OK;
+}
+
+static bool buffer_append(struct p11_operation *op, const uint8_t *data, size_t len)
+{
+    if (len > MAX_RAW_INPUT - op->buffer_len)
+        return false;
+    if (!op->buffer) {
+        op->buffer = OPENSSL_malloc(MAX_RAW_INPUT);
+        if (!op->buffer)
+            return false;
+        op->buffer_cap = MAX_RAW_INPUT;
+    }
+    if (len)
+        memcpy(op->buffer + op->buffer_len, data, len);
+    op->buffer_len += len;
+    return true;
+}
+
+/* Feeds data to the operation: hashed, or kept for raw mechanisms. */
+static CK_RV absorb(struct p11_operation *op, const uint8_t *data, size_t len)
+{
+    if (op->md)
+        return EVP_DigestUpdate(op->md, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+    return buffer_append(op, data, len) ? CKR_OK : CKR_DATA_LEN_RANGE;
+}
+
+/* DigestInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING hash } */
+static int digest_info(const EVP_MD *md, const uint8_t *hash, size_t hash_len, uint8_t *out, size_t cap)
+{
+    X509_SIG *sig = X509_SIG_new();
+    X509_ALGOR *alg;
+    ASN1_OCTET_STRING *digest;
+    int len = -1;
+    if (!sig)
+        return -1;
+    X509_SIG_getm(sig, &alg, &digest);
+    if (X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL) &&
+        ASN1_OCTET_STRING_set(digest, hash, (int)hash_len)) {
+        int n = i2d_X509_SIG(sig, NULL);
+        if (n > 0 && (size_t)n <= cap) {
+            unsigned char *p = out;
+            len = i2d_X509_SIG(sig, &p);
+        }
+    }
+    X509_SIG_free(sig);
+    return len;
+}
+
+/* The operation's input, in the form the token edge wants. */
+struct sign_input {
+    struct token_sign_request req;
+    uint8_t buf[MAX_RAW_INPUT];
+    uint8_t sha256[32]; /* of what was signed, for the audit record */
+};
+
+static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key *k, struct sign_input *in,
+                                size_t *input_len)
+{
+    uint8_t hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    size_t mod = (k->bits + 7) / 8;
+    const EVP_MD *md = op->md ? EVP_MD_CTX_get0_md(op->md) : NULL;
+
+    memset(&in->req, 0, sizeof(in->req));
+    if (md) {
+        if (EVP_DigestFinal_ex(op->md, hash, &hash_len) != 1)
+            return CKR_FUNCTION_FAILED;
+        memcpy(in->sha256, hash, hash_len < 32 ? hash_len : 32);
+    } else {
+        unsigned int n = 0;
+        EVP_Digest(op->buffer ? op->buffer : (const uint8_t *)"", op->buffer_len, in->sha256, &n, EVP_sha256(), NULL);
+        *input_len = op->buffer_len;
+    }
+    switch (op->mechanism) {
+    case CKM_RSA_PKCS:
+        if (op->buffer_len > mod - 11)
+            return CKR_DATA_LEN_RANGE;
+        in->req.scheme = TOKEN_SIG_RSA_PKCS1;
+        memcpy(in->buf, op->buffer, op->buffer_len);
+        in->req.in_len = op->buffer_len;
+        break;
+    case CKM_RSA_X_509:
+        /* Shorter input is taken as a number: zeros on the left. */
+        if (op->buffer_len > mod)
+            return CKR_DATA_LEN_RANGE;
+        in->req.scheme = TOKEN_SIG_RSA_RAW;
+        memset(in->buf, 0, mod - op->buffer_len);
+        memcpy(in->buf + mod - op->buffer_len, op->buffer, op->buffer_len);
+        in->req.in_len = mod;
+        break;
+    case CKM_RSA_PKCS_PSS:
+        if (op->buffer_len != (size_t)EVP_MD_get_size(op->pss_md))
+            return CKR_DATA_LEN_RANGE;
+        in->req.scheme = TOKEN_SIG_RSA_PSS;
+        memcpy(in->buf, op->buffer, op->buffer_len);
+        in->req.in_len = op->buffer_len;
+        break;
+    case CKM_ECDSA:
+        if (op->buffer_len == 0 || op->buffer_len > 64)
+            return CKR_DATA_LEN_RANGE;
+        in->req.scheme = TOKEN_SIG_ECDSA;
+        memcpy(in->buf, op->buffer, op->buffer_len);
+        in->req.in_len = op->buffer_len;
+        break;
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_SHA224_RSA_PKCS_PSS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_SHA512_RSA_PKCS_PSS:
+        in->req.scheme = TOKEN_SIG_RSA_PSS;
+        memcpy(in->buf, hash, hash_len);
+        in->req.in_len = hash_len;
+        break;
+    case CKM_ECDSA_SHA1:
+    case CKM_ECDSA_SHA224:
+    case CKM_ECDSA_SHA256:
+    case CKM_ECDSA_SHA384:
+    case CKM_ECDSA_SHA512:
+        in->req.scheme = TOKEN_SIG_ECDSA;
+        memcpy(in->buf, hash, hash_len);
+        in->req.in_len = hash_len;
+        break;
+    default: { /* CKM_SHAx_RSA_PKCS */
+        int n = digest_info(md, hash, hash_len, in->buf, sizeof(in->buf));
+        if (n < 0)
+            return CKR_FUNCTION_FAILED;
+        in->req.scheme = TOKEN_SIG_RSA_PKCS1;
+        in->req.in_len = (size_t)n;
+    }
+    }
+    in->req.in = in->buf;
+    in->req.pss_md = op->pss_md;
+    in->req.pss_mgf1_md = op->pss_mgf1_md;
+    in->req.pss_salt_len = op->pss_salt_len;
+    OPENSSL_cleanse(hash, sizeof(hash));
+    return CKR_OK;
+}
+
+static CK_RV rv_from_card(int rc)
+{
+    if (rc == PCSC_E_WRONG_PIN)
+        return CKR_PIN_INCORRECT;
+    if (rc == PCSC_E_INVALID_ARG)
+        return CKR_DATA_LEN_RANGE;
+    return p11_rv_from_pcsc(rc);
+}
+
+/* decide → sign → record → release. */
+static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_BYTE_PTR pSignature,
+                              CK_ULONG_PTR pulSignatureLen)
+{
+    struct p11_operation *op = &s->crypto;
+    struct token_key *k = token_find_key(&slot->token, op->key_ref);
+    if (!k) {
+        p11_op_reset(op);
+        return CKR_KEY_HANDLE_INVALID;
+    }
+    size_t need = signature_len(k);
+    if (!pSignature) {
+        *pulSignatureLen = need;
+        return CKR_OK; /* the operation goes on */
+    }
+    if (*pulSignatureLen < need) {
+        *pulSignatureLen = need;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (!slot->logged_in || slot->login != CKU_USER) {
+        p11_op_reset(op);
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    if (k->always_authenticate && !op->context_pin.data)
+        return CKR_USER_NOT_LOGGED_IN; /* C_Login(CKU_CONTEXT_SPECIFIC) first */
+
+    struct sign_input *in = OPENSSL_secure_zalloc(sizeof(*in));
+    uint8_t sig[1024];
+    size_t sig_len = sizeof(sig), input_len = 0;
+    if (!in) {
+        p11_op_reset(op);
+        return CKR_HOST_MEMORY;
+    }
+    CK_RV rv = prepare_sign_input(op, k, in, &input_len);
+    struct p11_signature_event ev = { .slot = slot, .key = k, .mechanism = op->mechanism, .digest = in->sha256,
+                                      .input_len = input_len };
+    if (rv == CKR_OK)
+        rv = p11_policy_decide(&ev);
+    if (rv == CKR_OK) {
+        if (k->always_authenticate) {
+            in->req.pin = op->context_pin.data;
+            in->req.pin_len = op->context_pin.len;
+        }
+        rv = p11_slot_begin(slot);
+        if (rv == CKR_OK) {
+            int rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
+            p11_slot_end(slot);
+            rv = rv_from_card(rc);
+            p11_debug("sign: key %02X mechanism 0x%lx: %s", k->ref, op->mechanism, pcsc_status_name(rc));
+        }
+        /* The record is made before the signature leaves; no record, no signature. */
+        CK_RV recorded = p11_audit_record(&ev, rv);
+        if (rv == CKR_OK && recorded != CKR_OK)
+            rv = recorded;
+    }
+    if (rv == CKR_OK && sig_len == need) {
+        memcpy(pSignature, sig, sig_len);
+        *pulSignatureLen = sig_len;
+    } else if (rv == CKR_OK) {
+        rv = CKR_DEVICE_ERROR;
+    }
+    OPENSSL_cleanse(sig, sizeof(sig));
+    OPENSSL_secure_clear_free(in, sizeof(*in));
+    p11_op_reset(op);
+    return rv;
+}
+
+CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    struct token_key *k;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism)
+        rv = CKR_ARGUMENTS_BAD;
+    else if (s->crypto.kind != OP_NONE)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
+        if (!k->sign)
+            rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+        else if ((rv = setup_operation(&s->crypto, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK)
+            s->crypto.needs_context_login = k->always_authenticate;
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+             CK_ULONG_PTR pulSignatureLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_SIGN) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulSignatureLen || (!pData && ulDataLen)) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (op->multi_part) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else {
+        /* The data goes in once: a length query does not consume it. */
+        if (!op->absorbed) {
+            rv = absorb(op, pData, ulDataLen);
+            op->absorbed = true;
+        }
+        if (rv == CKR_OK)
+            rv = finish_signature(slot, s, pSignature, pulSignatureLen);
+        else
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_SIGN) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pPart && ulPartLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        op->multi_part = true;
+        rv = absorb(op, pPart, ulPartLen);
+        if (rv != CKR_OK)
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_SIGN) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulSignatureLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        op->multi_part = true;
+        rv = finish_signature(slot, s, pSignature, pulSignatureLen);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+/* ------------------------------------------------------------ verify */
+
+static int verify_in_software(struct p11_operation *op, const uint8_t *sig, size_t sig_len)
+{
+    uint8_t hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    const uint8_t *tbs = op->buffer ? op->buffer : (const uint8_t *)"";
+    size_t tbs_len = op->buffer_len;
+    const EVP_MD *md = op->md ? EVP_MD_CTX_get0_md(op->md) : NULL;
+    EVP_PKEY *pub = op->verify_key;
+    int ok = 0;
+
+    if (md) {
+        if (EVP_DigestFinal_ex(op->md, hash, &hash_len) != 1)
+            return -1;
+        tbs = hash;
+        tbs_len = hash_len;
+    }
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
+    if (!ctx || EVP_PKEY_verify_init(ctx) != 1)
+        goto out;
+    if (EVP_PKEY_is_a(pub, "RSA")) {
+        size_t mod = (size_t)EVP_PKEY_get_size(pub);
+        if (sig_len != mod) {
+            ok = -2;
+            goto out;
+        }
+        if (op->mechanism == CKM_RSA_X_509) {
+            uint8_t rec[1024], expect[1024];
+            size_t rlen = sizeof(rec);
+            if (tbs_len > mod || EVP_PKEY_verify_recover_init(ctx) != 1 ||
+                EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) != 1 ||
+                EVP_PKEY_verify_recover(ctx, rec, &rlen, sig, sig_len) != 1 || rlen != mod)
+                goto out;
+            memset(expect, 0, mod - tbs_len);
+            memcpy(expect + mod - tbs_len, tbs, tbs_len);
+            ok = CRYPTO_memcmp(rec, expect, mod) == 0;
+            goto out;
+        }
+        bool pss = op->pss_md != NULL;
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) != 1)
+            goto out;
+        if (pss && (EVP_PKEY_CTX_set_signature_md(ctx, op->pss_md) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op->pss_mgf1_md) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, op->pss_salt_len) != 1))
+            goto out;
+        if (!pss && md && EVP_PKEY_CTX_set_signature_md(ctx, md) != 1)
+            goto out;
+        ok = EVP_PKEY_verify(ctx, sig, sig_len, tbs, tbs_len) == 1;
+    } else {
+        /* r‖s to DER for OpenSSL. */
+        size_t field = (size_t)(EVP_PKEY_get_bits(pub) + 7) / 8;
+        if (sig_len != 2 * field) {
+            ok = -2;
+            goto out;
+        }
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(sig, (int)field, NULL), *sv = BN_bin2bn(sig + field, (int)field, NULL);
+        unsigned char *der = NULL;
+        int dlen = -1;
+        if (es && r && sv && ECDSA_SIG_set0(es, r, sv) == 1) {
+            r = sv = NULL;
+            dlen = i2d_ECDSA_SIG(es, &der);
+        }
+        BN_free(r);
+        BN_free(sv);
+        ECDSA_SIG_free(es);
+        if (dlen > 0)
+            ok = EVP_PKEY_verify(ctx, der, (size_t)dlen, tbs, tbs_len) == 1;
+        OPENSSL_free(der);
+    }
+out:
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
+CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    struct token_key *k;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism)
+        rv = CKR_ARGUMENTS_BAD;
+    else if (s->crypto.kind != OP_NONE)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = init_key(slot, hKey, OBJ_PUBLIC, &k)) == CKR_OK &&
+             (rv = setup_operation(&s->crypto, OP_VERIFY, pMechanism, k, CKF_VERIFY)) == CKR_OK) {
+        s->crypto.verify_key = k->pub;
+        EVP_PKEY_up_ref(k->pub);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+static CK_RV finish_verify(struct p11_operation *op, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+    int ok = verify_in_software(op, pSignature, ulSignatureLen);
+    p11_op_reset(op);
+    if (ok == -2)
+        return CKR_SIGNATURE_LEN_RANGE;
+    return ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, CK_BYTE_PTR pSignature,
+               CK_ULONG ulSignatureLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_VERIFY)
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    else if (!pSignature || (!pData && ulDataLen)) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (op->multi_part)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = absorb(op, pData, ulDataLen)) == CKR_OK)
+        rv = finish_verify(op, pSignature, ulSignatureLen);
+    else
+        p11_op_reset(op);
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_VERIFY) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pPart && ulPartLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        op->multi_part = true;
+        if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_VERIFY)
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    else if (!pSignature) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else
+        rv = finish_verify(op, pSignature, ulSignatureLen);
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+/* ------------------------------------------------------------ decrypt */
+
+CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    struct token_key *k;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism)
+        rv = CKR_ARGUMENTS_BAD;
+    else if (s->crypto.kind != OP_NONE)
+        rv = CKR_OPERATION_ACTIVE;
+    else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
+        if (!k->decrypt)
+            rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+        else if ((rv = setup_operation(&s->crypto, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
+            s->crypto.needs_context_login = k->always_authenticate;
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+/* Decrypts once; the plain text waits in the operation if the caller's
+ * buffer was too small, so the card is not asked twice. */
+static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
+{
+    struct p11_operation *op = &s->crypto;
+    struct token_key *k = token_find_key(&slot->token, op->key_ref);
+    if (!k) {
+        p11_op_reset(op);
+        return CKR_KEY_HANDLE_INVALID;
+    }
+    size_t mod = (k->bits + 7) / 8;
+    if (!op->multi_part && op->buffer_len != mod) {
+        p11_op_reset(op);
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+    }
+    if (!pData && !op->result_ready) {
+        *pulDataLen = mod; /* an upper bound until the card has answered */
+        return CKR_OK;
+    }
+    if (!op->result_ready) {
+        if (op->buffer_len != mod) {
+            p11_op_reset(op);
+            return CKR_ENCRYPTED_DATA_LEN_RANGE;
+        }
+        if (!slot->logged_in || slot->login != CKU_USER) {
+            p11_op_reset(op);
+            return CKR_USER_NOT_LOGGED_IN;
+        }
+        if (k->always_authenticate && !op->context_pin.data)
+            return CKR_USER_NOT_LOGGED_IN;
+        uint8_t raw[1024], plain[1024];
+        size_t raw_len = sizeof(raw);
+        CK_RV rv = p11_slot_begin(slot);
+        if (rv == CKR_OK) {
+            int rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len,
+                                               k->always_authenticate ? op->context_pin.data : NULL,
+                                               op->context_pin.len, raw, &raw_len);
+            p11_slot_end(slot);
+            rv = rv_from_card(rc);
+        }
+        int n = -1;
+        if (rv == CKR_OK) {
+            if (op->mechanism == CKM_RSA_X_509) {
+                memcpy(plain, raw, raw_len);
+                n = (int)raw_len;
+            } else if (op->mechanism == CKM_RSA_PKCS) {
+                n = rsa_unpad_pkcs1(raw, raw_len, plain, sizeof(plain));
+            } else {
+                n = rsa_unpad_oaep(raw, raw_len, op->oaep_md, op->oaep_mgf1_md, op->oaep_label, op->oaep_label_len,
+                                   plain, sizeof(plain));
+            }
+            if (n < 0)
+                rv = CKR_ENCRYPTED_DATA_INVALID;
+        }
+        OPENSSL_cleanse(raw, sizeof(raw));
+        if (rv != CKR_OK) {
+            OPENSSL_cleanse(plain, sizeof(plain));
+            p11_op_reset(op);
+            return rv;
+        }
+        memcpy(op->buffer, plain, (size_t)n);
+        op->buffer_len = (size_t)n;
+        op->result_ready = true;
+        OPENSSL_cleanse(plain, sizeof(plain));
+    }
+    if (!pData) {
+        *pulDataLen = op->buffer_len;
+        return CKR_OK;
+    }
+    if (*pulDataLen < op->buffer_len) {
+        *pulDataLen = op->buffer_len;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    memcpy(pData, op->buffer, op->buffer_len);
+    *pulDataLen = op->buffer_len;
+    p11_op_reset(op);
+    return CKR_OK;
+}
+
+CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
+                CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_DECRYPT) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulDataLen || (!pEncryptedData && ulEncryptedDataLen)) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        if (!op->absorbed) {
+            op->absorbed = true;
+            if (!buffer_append(op, pEncryptedData, ulEncryptedDataLen))
+                rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
+        }
+        rv = rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen) : rv;
+        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
+                      CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_DECRYPT) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulPartLen || (!pEncryptedPart && ulEncryptedPartLen)) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else if (!buffer_append(op, pEncryptedPart, ulEncryptedPartLen)) {
+        p11_op_reset(op);
+        rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
+    } else {
+        op->multi_part = true;
+        *pulPartLen = 0; /* RSA gives everything at the end */
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
+
+CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct p11_operation *op = &s->crypto;
+    if (op->kind != OP_DECRYPT) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!pulLastPartLen) {
+        p11_op_reset(op);
+        rv = CKR_ARGUMENTS_BAD;
+    } else {
+        op->multi_part = true;
+        rv = finish_decrypt(slot, s, pLastPart, pulLastPartLen);
+        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
+            p11_op_reset(op);
+    }
+    p11_slot_unlock(slot);
+    return rv;
+}
