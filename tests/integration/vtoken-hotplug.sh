@@ -36,7 +36,7 @@ check "the re-inserted token signs" sign_ok
 kill "$KYSO_PCSCD_PID"
 wait_gone() { for _ in $(seq 50); do kill -0 "$KYSO_PCSCD_PID" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 check "pcscd stopped" wait_gone
-pcscd --foreground --config "$KYSO_PCSCD_CONFIG" >"$TEST_TMP/pcscd2.log" 2>&1 &
+env -u LD_PRELOAD pcscd --foreground --config "$KYSO_PCSCD_CONFIG" >"$TEST_TMP/pcscd2.log" 2>&1 &
 new_pcscd=$!
 trap 'kill $new_pcscd 2>/dev/null; wait $new_pcscd 2>/dev/null' EXIT
 check "the token is back after pcscd restarted" wait_state "Card inserted"
