@@ -143,10 +143,10 @@ static X509 *parse_cert(const struct token_key *k)
 static enum attr_state put_date(struct attr_value *v, const ASN1_TIME *t)
 {
     struct tm tm;
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
         return ATTR_INVALID;
-    char buf[9];
-    snprintf(buf, sizeof(buf), "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%04d%02d%02d", tm.tm_year + 1900, (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
     memcpy(v->small, buf, 8); /* CK_DATE: YYYYMMDD, no terminator */
     v->ptr = v->small;
     v->len = 8;

@@ -27,6 +27,17 @@ client_env() {
     fi
 }
 
+# Our own test programs run under valgrind when KYSO_VALGRIND=1 (a build
+# without sanitizers): `run_checked PROGRAM ARGS...`.
+run_checked() {
+    if [ "${KYSO_VALGRIND:-0}" = 1 ]; then
+        valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            --track-fds=no "$@"
+    else
+        "$@"
+    fi
+}
+
 tests_passed=0
 tests_failed=0
 

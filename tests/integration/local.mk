@@ -2,6 +2,7 @@
 # private pcscd (tests/with-token). They need root or user namespaces.
 INTEGRATION_TESTS = \
 	tests/integration/pcsc-layer.sh \
+	tests/integration/module-valgrind.sh \
 	tests/integration/vtoken-opensc.sh \
 	tests/integration/vtoken-pin.sh \
 	tests/integration/vtoken-yubico-piv-tool.sh \

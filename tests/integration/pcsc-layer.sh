@@ -2,4 +2,4 @@
 # The pcsc/ layer against a real pcscd and kyso-vtoken: see pcsc_layer.c.
 . "$(dirname "$0")/lib.sh"
 in_token piv
-exec "$KYSO_BUILDDIR/tests/integration/pcsc_layer"
+run_checked "$KYSO_BUILDDIR/tests/integration/pcsc_layer"
