@@ -243,7 +243,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
             return rv;
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
         p11_slot_end(slot);
-        p11_debug("C_Login(CONTEXT_SPECIFIC): %s", pcsc_status_name(rc));
+        p11_debug("C_Login(CONTEXT_SPECIFIC, %zu-byte PIN): %s", len, pcsc_status_name(rc));
         if (rc != PCSC_OK)
             return rv_from_pin_status(rc);
         if (!p11_secret_set(&op->context_pin, pin, len))

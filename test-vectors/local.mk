@@ -35,3 +35,4 @@ EXTRA_DIST += \
 	test-vectors/pki/root-ca.pem \
 	test-vectors/pki/root-empty.crl.pem
 # END pki
+EXTRA_DIST += test-vectors/documents/quyet-dinh-mau.pdf

@@ -1,39 +1,49 @@
 #!/bin/bash
 # The kyso demo: a virtual token (kyso-vtoken, personalised like a
-# CA-issued token from test-vectors/) seen through a private pcscd, used
-# by unmodified third-party clients. Run it with `make demo`, which starts
-# it inside tests/with-token.
+# CA-issued token from test-vectors/) seen through a private pcscd. A real
+# client (poppler's pdfsig, through NSS) signs a PDF with the token's
+# signature key through kyso-pkcs11.so, and the signature is checked.
+# Run it with `make demo` (or build-aux/run-demo), which starts it inside
+# tests/with-token.
 set -euo pipefail
 [ -n "${KYSO_VTOKEN_CTL:-}" ] || { echo "run this through: make demo" >&2; exit 2; }
 
-opensc_module=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+module=${KYSO_MODULE:-$KYSO_BUILDDIR/pkcs11/.libs/kyso-pkcs11.so}
 work=$KYSO_WORKDIR/demo
-mkdir -p "$work"
+mkdir -p "$work/nssdb"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "The reader and the token, as PC/SC sees them"
 opensc-tool -l
 "$KYSO_VTOKEN" show --state "$KYSO_TOKEN_STATE"
 
-step "yubico-piv-tool reads the token (version, serial, certificates, PIN tries)"
-yubico-piv-tool -r "$KYSO_READER" -a status | grep -E "Version|Serial|Slot|Algorithm|Subject|PIN tries"
+step "kyso-pkcs11.so sees the token"
+pkcs11-tool --module "$module" -L | grep -E "Slot|token label|serial|flags"
 
-step "OpenSC's PKCS#11 module lists the objects"
-pkcs11-tool --module "$opensc_module" -L | grep -E "Slot|token label|serial"
-pkcs11-tool --module "$opensc_module" -O --type cert | grep -E "label|subject"
+step "An NSS database with the module (certificates readable without the PIN)"
+certutil -N -d "sql:$work/nssdb" --empty-password
+modutil -dbdir "sql:$work/nssdb" -add kyso -libfile "$module" -mechanisms FRIENDLY -force >/dev/null
+certutil -A -d "sql:$work/nssdb" -n "Test Root" -t "CT,C,C" -i "$KYSO_TEST_PKI/root-ca.pem"
+certutil -A -d "sql:$work/nssdb" -n "Test Issuing CA" -t ",," -i "$KYSO_TEST_PKI/issuing-ca.pem"
+certutil -L -d "sql:$work/nssdb" -h all </dev/null
+label=$(pkcs11-tool --module "$module" -L 2>/dev/null | sed -n 's/^ *token label *: *//p' | head -n1)
+nick="$label:Certificate for Digital Signature"
 
-step "Sign a document with the digital-signature key (slot 9C, RSA-2048, PIN always)"
-printf 'Quyết định số 01/QĐ-UBND: văn bản mẫu để ký số.\n' >"$work/document.txt"
-pkcs11-tool --module "$opensc_module" --login --pin "$KYSO_TEST_PIN" --sign --id 02 \
-    -m SHA256-RSA-PKCS -i "$work/document.txt" -o "$work/document.sig"
-echo "signature: $(stat -c %s "$work/document.sig") bytes"
+step "pdfsig signs the document with the 9C key (RSA-2048, a PIN for every signature)"
+cp "$KYSO_SRCDIR/test-vectors/documents/quyet-dinh-mau.pdf" "$work/quyet-dinh.pdf"
+# -nss-pwd logs the token in; -kpw is what NSS hands to the key's own
+# (context-specific) login, which "PIN always" asks for before the signature.
+pdfsig -nssdir "sql:$work/nssdb" -nss-pwd "$KYSO_TEST_PIN" -kpw "$KYSO_TEST_PIN" -add-signature -nick "$nick" -digest SHA256 \
+    -reason "Ký số văn bản mẫu" "$work/quyet-dinh.pdf" "$work/quyet-dinh-signed.pdf"
+ls -l "$work/quyet-dinh-signed.pdf"
 
-step "Check the signature with openssl against the certificate, and the certificate against the test PKI"
-openssl x509 -in "$KYSO_TEST_PKI/person-an-sign-rsa2048.pem" -pubkey -noout >"$work/signer.pub"
-openssl dgst -sha256 -verify "$work/signer.pub" -signature "$work/document.sig" "$work/document.txt"
-openssl verify -CAfile "$KYSO_TEST_PKI/root-ca.pem" -untrusted "$KYSO_TEST_PKI/issuing-ca.pem" \
-    "$KYSO_TEST_PKI/person-an-sign-rsa2048.pem"
-openssl x509 -in "$KYSO_TEST_PKI/person-an-sign-rsa2048.pem" -noout -subject -nameopt utf8,sep_multiline
+step "pdfsig checks the signature and the certificate chain"
+pdfsig -nssdir "sql:$work/nssdb" "$work/quyet-dinh-signed.pdf" | tee "$work/verify.txt"
+grep -q "Signature is Valid" "$work/verify.txt"
+grep -q "Certificate is Trusted" "$work/verify.txt"
 
 step "What the token did"
 "$KYSO_VTOKEN" ctl --control "$KYSO_VTOKEN_CTL" stats
+echo
+echo "The audit trail of this signature comes with kyso's audit layer; until then the"
+echo "module's debug log (KYSO_DEBUG=1) shows the record it would make."

@@ -18,5 +18,6 @@ EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
 demo: all
 	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' \
+		KYSO_MODULE='$(abs_top_builddir)/pkcs11/.libs/kyso-pkcs11.so' \
 		$(BASH) $(srcdir)/tests/with-token piv -- $(BASH) $(srcdir)/tools/demo.sh
 .PHONY: demo
