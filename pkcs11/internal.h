@@ -154,7 +154,7 @@ void p11_slot_unlock(struct p11_slot *slot);
 CK_RV p11_rv_from_pcsc(int status);
 
 /* slot.c */
-void p11_slots_scan(void);                 /* adds readers that appeared; module lock held */
+void p11_slots_scan(bool announce);        /* adds readers that appeared; module lock held */
 CK_RV p11_slot_refresh(struct p11_slot *slot); /* card present? token open? */
 CK_RV p11_slot_enumerate(struct p11_slot *slot);
 CK_RV p11_slot_begin(struct p11_slot *slot);   /* transaction, recovering from a reset */

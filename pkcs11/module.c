@@ -290,7 +290,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
     fork_count_at_init = atomic_load(&fork_count);
     p11.initialized = true;
     p11_mutex_lock(p11.lock);
-    p11_slots_scan();
+    p11_slots_scan(false);
     p11_mutex_unlock(p11.lock);
     p11_debug("C_Initialize: %zu slot(s)", p11.nslots);
 out:

@@ -17,7 +17,7 @@
 /* Adds a slot for every reader not seen before. Slot ids are stable for
  * the life of the process and the list never shrinks: a reader that goes
  * away leaves its slot, empty. Module lock held. */
-void p11_slots_scan(void)
+void p11_slots_scan(bool announce)
 {
     struct pcsc_reader_list list = { 0 };
 
@@ -44,7 +44,7 @@ void p11_slots_scan(void)
         snprintf(slot->reader, sizeof(slot->reader), "%s", name);
         slot->reader_present = true;
         slot->login = (CK_USER_TYPE)-1;
-        slot->event_pending = p11.nslots > 0 || p11.waiting; /* a reader that appeared later is an event */
+        slot->event_pending = announce; /* a reader that appears later is an event */
         p11.nslots++;
         p11_debug("slot %zu: reader '%s'", p11.nslots - 1, name);
     }
@@ -250,7 +250,7 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
     if (!pulCount)
         return CKR_ARGUMENTS_BAD;
     p11_mutex_lock(p11.lock);
-    p11_slots_scan();
+    p11_slots_scan(true);
     size_t n = p11.nslots;
     p11_mutex_unlock(p11.lock);
 
@@ -413,7 +413,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
     rv = CKR_NO_EVENT;
     for (;;) {
         /* Events already known, then changes since the last look. */
-        p11_slots_scan();
+        p11_slots_scan(true);
         if (take_pending_event(pSlot)) {
             rv = CKR_OK;
             break;
@@ -465,7 +465,7 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
         }
         seen[P11_MAX_SLOTS] = rs[nslots].state;
         /* A new reader shows up through the PnP entry: scanning adds it. */
-        p11_slots_scan();
+        p11_slots_scan(true);
         if (take_pending_event(pSlot)) {
             rv = CKR_OK;
             break;

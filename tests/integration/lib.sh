@@ -18,7 +18,8 @@ export KYSO_MODULE
 # Under the sanitizers, clients that are not instrumented themselves need
 # the ASan runtime preloaded to load the module (leaks of the clients are
 # not ours to report: the API suite and valgrind look at the module's).
-# Set inside the token only, so pcscd and kyso-vtoken run as they are.
+# Only the module's tests (module-*.sh) get it, inside the token, so that
+# pcscd, kyso-vtoken and third-party modules run as they are.
 client_env() {
     if grep -q asan_init "$KYSO_MODULE" 2>/dev/null; then
         LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}"
@@ -47,7 +48,7 @@ in_token() {
     if [ -z "${KYSO_VTOKEN_CTL:-}" ]; then
         exec "$KYSO_SRCDIR/tests/with-token" "$@" -- "$BASH" "$0"
     fi
-    client_env
+    case "$(basename "$0")" in module-*) client_env ;; esac
     TEST_TMP=$KYSO_WORKDIR/test
     mkdir -p "$TEST_TMP"
     TEST_LOG=$TEST_TMP/commands.log

@@ -36,7 +36,7 @@ byte=$(dd if="$state" bs=1 skip=$((size / 2)) count=1 status=none | od -An -tu1 
 printf "\\x$(printf %02x $((byte ^ 0xFF)))" | dd of="$TEST_TMP/flipped" bs=1 seek=$((size / 2)) conv=notrunc status=none
 check "the copy differs by one byte" bash -c "[ \$(cmp -l '$state' '$TEST_TMP/flipped' | wc -l) -eq 1 ]"
 check "a flipped byte is refused" output_has "damaged: checksum mismatch" \
-    bash -c "! '$KYSO_VTOKEN' run --state '$TEST_TMP/flipped' --vpcd-port 1 2>&1"
+    bash -c "! timeout 10 '$KYSO_VTOKEN' run --state '$TEST_TMP/flipped' --vpcd-port 1 2>&1"
 head -c $((size - 7)) "$state" >"$TEST_TMP/truncated"
 check "a truncated file is refused" output_has "damaged" \
     bash -c "! '$KYSO_VTOKEN' show --state '$TEST_TMP/truncated' 2>&1"
