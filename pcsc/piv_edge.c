@@ -255,23 +255,43 @@ static EVP_PKEY *public_key_from_card(const uint8_t *v, size_t len, const char *
     return pkey;
 }
 
-/* A public key from GET METADATA's 04 element (YubiKey 5.3 and later). */
-static EVP_PKEY *metadata_public_key(struct token *t, uint8_t ref)
+/* What GET METADATA (YubiKey 5.3 and later) tells of a key: its PIN
+ * policy, whether it was made on the card, and its public key. */
+struct key_metadata {
+    bool present;
+    uint8_t pin_policy;   /* 1 never, 2 once, 3 always */
+    bool generated;
+    EVP_PKEY *pub;
+};
+
+static bool has_metadata(const struct piv_edge_state *s)
+{
+    return s->has_version && (s->version[0] > 5 || (s->version[0] == 5 && s->version[1] >= 3));
+}
+
+static int read_metadata(struct token *t, uint8_t ref, struct key_metadata *md)
 {
     uint8_t resp[1024];
     size_t n;
     uint16_t sw;
-    struct tlv alg, pub;
-    struct piv_edge_state *s = state_of(t);
+    struct tlv alg, policy, origin, pub;
 
-    if (!s->has_version || s->version[0] < 5 || (s->version[0] == 5 && s->version[1] < 3))
-        return NULL;
-    if (send_apdu(t, INS_GET_METADATA, 0x00, ref, NULL, 0, 256, resp, sizeof(resp), &n, &sw) != PCSC_OK ||
-        sw != 0x9000 || tlv_find(resp, n, 0x01, &alg) != TLV_OK || alg.len != 1 ||
-        tlv_find(resp, n, 0x04, &pub) != TLV_OK)
-        return NULL;
-    const char *curve = alg.value[0] == 0x11 ? "P-256" : alg.value[0] == 0x14 ? "P-384" : NULL;
-    return public_key_from_card(pub.value, pub.len, curve);
+    memset(md, 0, sizeof(*md));
+    if (!has_metadata(state_of(t)))
+        return PCSC_OK;
+    int rc = send_apdu(t, INS_GET_METADATA, 0x00, ref, NULL, 0, 256, resp, sizeof(resp), &n, &sw);
+    if (rc != PCSC_OK || sw != 0x9000 || tlv_find(resp, n, 0x01, &alg) != TLV_OK || alg.len != 1)
+        return rc;
+    md->present = true;
+    if (tlv_find(resp, n, 0x02, &policy) == TLV_OK && policy.len >= 1)
+        md->pin_policy = policy.value[0];
+    if (tlv_find(resp, n, 0x03, &origin) == TLV_OK && origin.len == 1)
+        md->generated = origin.value[0] == 0x01;
+    if (tlv_find(resp, n, 0x04, &pub) == TLV_OK) {
+        const char *curve = alg.value[0] == 0x11 ? "P-256" : alg.value[0] == 0x14 ? "P-384" : NULL;
+        md->pub = public_key_from_card(pub.value, pub.len, curve);
+    }
+    return PCSC_OK;
 }
 
 /* Reads one key slot: its certificate, or failing that its metadata. */
@@ -315,15 +335,30 @@ static int read_slot(struct token *t, uint8_t ref, uint8_t id, uint32_t cert_tag
         X509_free(x);
     }
     free(obj);
-    if (!k->pub)
-        k->pub = metadata_public_key(t, ref);
+    /* Metadata, where the card has it, says how the key is guarded and
+     * where it was made; a key without a certificate is found this way. */
+    struct key_metadata md;
+    rc = read_metadata(t, ref, &md);
+    if (rc != PCSC_OK) {
+        EVP_PKEY_free(k->pub);
+        free(k->cert);
+        memset(k, 0, sizeof(*k));
+        return rc;
+    }
+    if (!k->pub) {
+        k->pub = md.pub;
+        md.pub = NULL;
+    }
+    EVP_PKEY_free(md.pub);
     if (!k->pub || !describe_public_key(k)) {
         EVP_PKEY_free(k->pub);
         free(k->cert);
         memset(k, 0, sizeof(*k));
         return PCSC_OK; /* empty slot */
     }
-    k->always_authenticate = ref == 0x9C;
+    /* Without metadata, the PIV defaults: PIN always for 9C only. */
+    k->always_authenticate = md.present && md.pin_policy ? md.pin_policy == 0x03 : ref == 0x9C;
+    k->local = md.generated;
     k->sign = true;
     k->decrypt = k->type == TOKEN_KEY_RSA;
     k->derive = k->type == TOKEN_KEY_EC;
@@ -774,6 +809,43 @@ static int piv_admin_auth(struct token *t, const uint8_t *key, size_t key_len)
     return PCSC_OK;
 }
 
+static bool is_retired(uint8_t ref)
+{
+    return ref >= PIV_RETIRED_FIRST && ref < PIV_RETIRED_FIRST + PIV_RETIRED_COUNT;
+}
+
+/* The key history object says how many retired slots hold keys; readers
+ * (kyso included) look at retired slots only as far as it says. Called
+ * (with the management key authenticated) when a retired slot gets a key. */
+static int update_key_history(struct token *t, uint8_t new_ref)
+{
+    uint8_t count = 1;
+    for (size_t i = 0; i < t->nkeys; i++)
+        if (is_retired(t->keys[i].ref) && t->keys[i].ref != new_ref)
+            count++;
+    struct tlv_builder b;
+    tlv_builder_init(&b);
+    tlv_add(&b, 0x5C, (uint8_t[]){ 0x5F, 0xC1, 0x0C }, 3);
+    size_t m = tlv_begin(&b, 0x53);
+    tlv_add_u8(&b, 0xC1, count);
+    tlv_add_u8(&b, 0xC2, 0);
+    tlv_add(&b, 0xFE, NULL, 0);
+    tlv_end(&b, m);
+    int rc = PCSC_E_NOMEM;
+    if (!tlv_builder_error(&b)) {
+        struct pcsc_apdu a = { .ins = INS_PUT_DATA, .p1 = 0x3F, .p2 = 0xFF, .data = b.data, .data_len = b.len };
+        size_t n;
+        uint16_t sw;
+        rc = token_transceive(t, &a, NULL, 0, &n, &sw);
+        if (rc == PCSC_OK)
+            rc = sw_status(sw, NULL);
+    }
+    tlv_builder_free(&b);
+    if (rc == PCSC_OK)
+        state_of(t)->retired_on_card = count;
+    return rc;
+}
+
 static int piv_generate(struct token *t, uint8_t ref, enum token_key_type type, unsigned bits, EVP_PKEY **pub)
 {
     struct token_key probe = { .type = type, .bits = bits };
@@ -802,6 +874,10 @@ static int piv_generate(struct token *t, uint8_t ref, enum token_key_type type, 
     pcsc_apdu_free_response(resp, len);
     if (!pkey)
         return PCSC_E_MALFORMED;
+    if (is_retired(ref) && !token_find_key(t, ref) && (rc = update_key_history(t, ref)) != PCSC_OK) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
     *pub = pkey;
     return PCSC_OK;
 }
@@ -812,7 +888,7 @@ static int piv_write_certificate(struct token *t, uint8_t ref, const uint8_t *de
     for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
         if (slots[i].ref == ref)
             tag = slots[i].cert_tag;
-    if (ref >= PIV_RETIRED_FIRST && ref < PIV_RETIRED_FIRST + PIV_RETIRED_COUNT)
+    if (is_retired(ref))
         tag = 0x5FC10D + (uint32_t)(ref - PIV_RETIRED_FIRST);
     if (!tag)
         return PCSC_E_INVALID_ARG;

@@ -58,6 +58,8 @@ struct p11_operation {
     CK_OBJECT_HANDLE key;
     uint8_t key_ref;
     EVP_MD_CTX *md;                /* hashing mechanisms */
+    EVP_MD_CTX *audit_md;          /* SHA-256 of the input, for the audit record */
+    size_t input_len;
     uint8_t *buffer;               /* raw mechanisms: the data so far */
     size_t buffer_len, buffer_cap;
     bool multi_part;               /* C_*Update was called */

@@ -26,8 +26,10 @@ CK_OBJECT_HANDLE p11_object_handle(const struct p11_slot *slot, enum p11_object_
 bool p11_object_visible(const struct p11_slot *slot, enum p11_object_kind kind, const struct token_data_object *d)
 {
     bool user = slot->logged_in && slot->login == CKU_USER;
+    /* Private keys hold nothing extractable: the SO sees them too (to
+     * manage them); only the user may use them. */
     if (kind == OBJ_PRIVATE)
-        return user;
+        return slot->logged_in;
     if (kind == OBJ_DATA && d && d->private_)
         return user;
     return true;

@@ -12,6 +12,7 @@
 void p11_op_reset(struct p11_operation *op)
 {
     EVP_MD_CTX_free(op->md);
+    EVP_MD_CTX_free(op->audit_md);
     if (op->buffer)
         OPENSSL_clear_free(op->buffer, op->buffer_cap);
     if (op->oaep_label)

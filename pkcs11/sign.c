@@ -83,6 +83,15 @@ static CK_RV setup_operation(struct p11_operation *op, enum p11_op_kind kind, co
             return CKR_HOST_MEMORY;
         }
     }
+    if (kind == OP_SIGN) {
+        /* The record names what was signed by its SHA-256, whatever the
+         * mechanism hashes with. */
+        op->audit_md = EVP_MD_CTX_new();
+        if (!op->audit_md || EVP_DigestInit_ex(op->audit_md, EVP_sha256(), NULL) != 1) {
+            p11_op_reset(op);
+            return CKR_HOST_MEMORY;
+        }
+    }
     bool pss = mech->mechanism == CKM_RSA_PKCS_PSS || (m->digest && mech->mechanism >= CKM_SHA256_RSA_PKCS_PSS &&
                                                          mech->mechanism <= CKM_SHA512_RSA_PKCS_PSS) ||
                mech->mechanism == CKM_SHA1_RSA_PKCS_PSS || mech->mechanism == CKM_SHA224_RSA_PKCS_PSS;
@@ -162,6 +171,9 @@ static bool buffer_append(struct p11_operation *op, const uint8_t *data, size_t 
 /* Feeds data to the operation: hashed, or kept for raw mechanisms. */
 static CK_RV absorb(struct p11_operation *op, const uint8_t *data, size_t len)
 {
+    op->input_len += len;
+    if (op->audit_md && EVP_DigestUpdate(op->audit_md, data, len) != 1)
+        return CKR_FUNCTION_FAILED;
     if (op->md)
         return EVP_DigestUpdate(op->md, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
     return buffer_append(op, data, len) ? CKR_OK : CKR_DATA_LEN_RANGE;
@@ -189,6 +201,17 @@ static int digest_info(const EVP_MD *md, const uint8_t *hash, size_t hash_len, u
     return len;
 }
 
+/* A raw RSA input must be a number below the modulus: checked here, so the
+ * card is not asked (and the caller gets the code for bad data). */
+static bool below_modulus(const EVP_PKEY *pub, const uint8_t *block, size_t len)
+{
+    BIGNUM *n = NULL, *x = BN_bin2bn(block, (int)len, NULL);
+    bool ok = x && EVP_PKEY_get_bn_param(pub, "n", &n) && BN_cmp(x, n) < 0;
+    BN_clear_free(x);
+    BN_free(n);
+    return ok;
+}
+
 /* The operation's input, in the form the token edge wants. */
 struct sign_input {
     struct token_sign_request req;
@@ -205,15 +228,12 @@ static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key
     const EVP_MD *md = op->md ? EVP_MD_CTX_get0_md(op->md) : NULL;
 
     memset(&in->req, 0, sizeof(in->req));
-    if (md) {
-        if (EVP_DigestFinal_ex(op->md, hash, &hash_len) != 1)
-            return CKR_FUNCTION_FAILED;
-        memcpy(in->sha256, hash, hash_len < 32 ? hash_len : 32);
-    } else {
-        unsigned int n = 0;
-        EVP_Digest(op->buffer ? op->buffer : (const uint8_t *)"", op->buffer_len, in->sha256, &n, EVP_sha256(), NULL);
-        *input_len = op->buffer_len;
-    }
+    unsigned int audit_len = 0;
+    if (!op->audit_md || EVP_DigestFinal_ex(op->audit_md, in->sha256, &audit_len) != 1)
+        return CKR_FUNCTION_FAILED;
+    *input_len = op->input_len;
+    if (md && EVP_DigestFinal_ex(op->md, hash, &hash_len) != 1)
+        return CKR_FUNCTION_FAILED;
     switch (op->mechanism) {
     case CKM_RSA_PKCS:
         if (op->buffer_len > mod - 11)
@@ -230,6 +250,8 @@ static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key
         memset(in->buf, 0, mod - op->buffer_len);
         memcpy(in->buf + mod - op->buffer_len, op->buffer, op->buffer_len);
         in->req.in_len = mod;
+        if (!below_modulus(k->pub, in->buf, mod))
+            return CKR_DATA_INVALID;
         break;
     case CKM_RSA_PKCS_PSS:
         if (op->buffer_len != (size_t)EVP_MD_get_size(op->pss_md))
@@ -285,6 +307,8 @@ static CK_RV rv_from_card(int rc)
         return CKR_PIN_INCORRECT;
     if (rc == PCSC_E_INVALID_ARG)
         return CKR_DATA_LEN_RANGE;
+    if (rc == PCSC_E_INCORRECT_DATA)
+        return CKR_DATA_INVALID;
     return p11_rv_from_pcsc(rc);
 }
 
@@ -677,6 +701,10 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         }
         if (k->always_authenticate && !op->context_pin.data)
             return CKR_USER_NOT_LOGGED_IN;
+        if (!below_modulus(k->pub, op->buffer, op->buffer_len)) {
+            p11_op_reset(op);
+            return CKR_ENCRYPTED_DATA_INVALID;
+        }
         uint8_t raw[1024], plain[1024];
         size_t raw_len = sizeof(raw);
         CK_RV rv = p11_slot_begin(slot);
@@ -685,7 +713,7 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
                                                k->always_authenticate ? op->context_pin.data : NULL,
                                                op->context_pin.len, raw, &raw_len);
             p11_slot_end(slot);
-            rv = rv_from_card(rc);
+            rv = rc == PCSC_E_INCORRECT_DATA ? CKR_ENCRYPTED_DATA_INVALID : rv_from_card(rc);
         }
         int n = -1;
         if (rv == CKR_OK) {

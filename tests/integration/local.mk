@@ -3,6 +3,8 @@
 INTEGRATION_TESTS = \
 	tests/integration/pcsc-layer.sh \
 	tests/integration/module-valgrind.sh \
+	tests/integration/module-pkcs11-tool.sh \
+	tests/integration/module-pkcs11-tool-rsa.sh \
 	tests/integration/vtoken-opensc.sh \
 	tests/integration/vtoken-pin.sh \
 	tests/integration/vtoken-yubico-piv-tool.sh \
