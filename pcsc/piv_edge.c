@@ -915,6 +915,10 @@ static int piv_write_certificate(struct token *t, uint8_t ref, const uint8_t *de
 
 const struct token_edge token_edge_piv = {
     .name = "piv",
+    .caps = TOKEN_CAP_RSA_PSS | TOKEN_CAP_RSA_RAW | TOKEN_CAP_DECRYPT | TOKEN_CAP_EC | TOKEN_CAP_GENERATE |
+            TOKEN_CAP_WRITE_CERT,
+    .rsa_min_bits = 1024,
+    .rsa_max_bits = 4096,
     .probe = piv_probe,
     .identify = piv_identify,
     .enumerate = piv_enumerate,

@@ -106,7 +106,9 @@ static void free_contents(struct token *t)
         if (t->objects[i].value)
             OPENSSL_clear_free(t->objects[i].value, t->objects[i].len);
     }
-    t->nkeys = t->nobjects = 0;
+    for (size_t i = 0; i < t->ncerts; i++)
+        free(t->certs[i].der);
+    t->nkeys = t->nobjects = t->ncerts = 0;
     t->enumerated = false;
 }
 

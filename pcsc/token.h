@@ -23,6 +23,7 @@
 #include "pcsc/status.h"
 
 #define TOKEN_MAX_KEYS 24
+#define TOKEN_MAX_CERTS 8
 #define TOKEN_MAX_DATA_OBJECTS 16
 #define TOKEN_MAX_ID 8
 #define TOKEN_LABEL_MAX 64
@@ -48,7 +49,29 @@ struct token_key {
     uint8_t *cert;                 /* DER certificate or NULL */
     size_t cert_len;
     bool always_authenticate;      /* a PIN right before every use */
+    bool needs_certificate;        /* signs only with a known certificate (government tokens) */
     bool sign, decrypt, derive;    /* what the key is for */
+};
+
+/* A certificate that belongs to no key on the card (the CA chain). */
+struct token_cert {
+    uint8_t id[TOKEN_MAX_ID];
+    size_t id_len;
+    char label[TOKEN_LABEL_MAX];
+    bool authority;
+    uint8_t *der;
+    size_t len;
+};
+
+/* What an edge's card can do beyond signing with RSA PKCS#1 v1.5. The
+ * module offers only the mechanisms the card can carry out. */
+enum token_caps {
+    TOKEN_CAP_RSA_PSS = 1u << 0,
+    TOKEN_CAP_RSA_RAW = 1u << 1,   /* CKM_RSA_X_509 and any padding done on the host */
+    TOKEN_CAP_DECRYPT = 1u << 2,
+    TOKEN_CAP_EC = 1u << 3,
+    TOKEN_CAP_GENERATE = 1u << 4,
+    TOKEN_CAP_WRITE_CERT = 1u << 5,
 };
 
 /* A data object the card keeps (PIV: CHUID, CCC, ...). The value is read
@@ -102,6 +125,8 @@ struct token;
 
 struct token_edge {
     const char *name;
+    unsigned caps;                 /* enum token_caps */
+    unsigned rsa_min_bits, rsa_max_bits;
     /* Recognises and selects the card's application; 0 = this edge drives it. */
     int (*probe)(struct token *t);
     /* Identity and description; the identity tells this card from any other
@@ -147,6 +172,8 @@ struct token {
     size_t nkeys;
     struct token_data_object objects[TOKEN_MAX_DATA_OBJECTS];
     size_t nobjects;
+    struct token_cert certs[TOKEN_MAX_CERTS];
+    size_t ncerts;
     bool enumerated;
     uint64_t apdus;                /* APDUs sent (for measurements) */
 };

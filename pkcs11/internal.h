@@ -83,6 +83,7 @@ struct p11_session {
     CK_FLAGS flags;
     uint64_t generation;           /* the token's generation when opened */
     struct p11_operation find, crypto, digest;
+    uint8_t checked_keys[32];      /* bit per key reference: a signature was verified */
     struct p11_session *next;
 };
 
@@ -171,7 +172,9 @@ void p11_op_reset(struct p11_operation *op);
 void p11_slot_logout_state(struct p11_slot *slot);
 
 /* object.c */
-enum p11_object_kind { OBJ_CERT = 1, OBJ_PUBLIC = 2, OBJ_PRIVATE = 3, OBJ_DATA = 4, OBJ_PROFILE = 5, OBJ_SECRET = 6 };
+enum p11_object_kind {
+    OBJ_CERT = 1, OBJ_PUBLIC = 2, OBJ_PRIVATE = 3, OBJ_DATA = 4, OBJ_PROFILE = 5, OBJ_SECRET = 6, OBJ_CA_CERT = 7
+};
 CK_OBJECT_HANDLE p11_object_handle(const struct p11_slot *slot, enum p11_object_kind kind, unsigned index);
 /* Resolves a handle to a key (for OBJ_*: cert/public/private) or data object. */
 CK_RV p11_object_resolve(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind *kind,
@@ -187,7 +190,10 @@ struct p11_mechanism {
     enum token_key_type key_type;
     bool any_key;                   /* digests: no key */
     const char *digest;             /* OpenSSL name of the hash, or NULL */
+    unsigned needs_caps;            /* enum token_caps the card must have */
 };
+/* The flags a mechanism has on this slot's token (0: not offered). */
+CK_FLAGS p11_mechanism_flags(const struct p11_slot *slot, const struct p11_mechanism *m);
 const struct p11_mechanism *p11_mechanism_find(CK_MECHANISM_TYPE type);
 size_t p11_mechanism_count(void);
 const struct p11_mechanism *p11_mechanism_at(size_t i);

@@ -16,6 +16,6 @@ pkcs11_kyso_pkcs11_la_SOURCES = \
 pkcs11_kyso_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
 pkcs11_kyso_pkcs11_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no-undefined \
 	-Wl,--version-script=$(srcdir)/pkcs11/exports.map -Wl,-z,defs
-pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
+pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la policy/libkysopolicy.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
 EXTRA_DIST += pkcs11/exports.map
 EXTRA_pkcs11_kyso_pkcs11_la_DEPENDENCIES = pkcs11/exports.map

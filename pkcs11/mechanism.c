@@ -9,36 +9,42 @@
 #define RSA_SIGN (CKF_SIGN | CKF_VERIFY)
 #define EC_SIGN (CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 
+#define PSS TOKEN_CAP_RSA_PSS
+#define RAW TOKEN_CAP_RSA_RAW
+#define DEC TOKEN_CAP_DECRYPT
+#define EC TOKEN_CAP_EC
+#define GEN TOKEN_CAP_GENERATE
+
 static const struct p11_mechanism mechanisms[] = {
-    { CKM_RSA_PKCS, RSA_SIGN | CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL },
-    { CKM_RSA_X_509, RSA_SIGN | CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL },
-    { CKM_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, NULL },
-    { CKM_RSA_PKCS_OAEP, CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL },
-    { CKM_SHA1_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA1" },
-    { CKM_SHA224_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA224" },
-    { CKM_SHA256_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA256" },
-    { CKM_SHA384_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA384" },
-    { CKM_SHA512_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA512" },
-    { CKM_SHA1_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA1" },
-    { CKM_SHA224_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA224" },
-    { CKM_SHA256_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA256" },
-    { CKM_SHA384_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA384" },
-    { CKM_SHA512_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA512" },
-    { CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, TOKEN_KEY_RSA, false, NULL },
-    { CKM_ECDSA, EC_SIGN, TOKEN_KEY_EC, false, NULL },
-    { CKM_ECDSA_SHA1, EC_SIGN, TOKEN_KEY_EC, false, "SHA1" },
-    { CKM_ECDSA_SHA224, EC_SIGN, TOKEN_KEY_EC, false, "SHA224" },
-    { CKM_ECDSA_SHA256, EC_SIGN, TOKEN_KEY_EC, false, "SHA256" },
-    { CKM_ECDSA_SHA384, EC_SIGN, TOKEN_KEY_EC, false, "SHA384" },
-    { CKM_ECDSA_SHA512, EC_SIGN, TOKEN_KEY_EC, false, "SHA512" },
-    { CKM_ECDH1_DERIVE, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, TOKEN_KEY_EC, false, NULL },
+    { CKM_RSA_PKCS, RSA_SIGN | CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL, 0 },
+    { CKM_RSA_X_509, RSA_SIGN | CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL, RAW },
+    { CKM_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, NULL, PSS },
+    { CKM_RSA_PKCS_OAEP, CKF_DECRYPT, TOKEN_KEY_RSA, false, NULL, DEC },
+    { CKM_SHA1_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA1", 0 },
+    { CKM_SHA224_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA224", 0 },
+    { CKM_SHA256_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA256", 0 },
+    { CKM_SHA384_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA384", 0 },
+    { CKM_SHA512_RSA_PKCS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA512", 0 },
+    { CKM_SHA1_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA1", PSS },
+    { CKM_SHA224_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA224", PSS },
+    { CKM_SHA256_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA256", PSS },
+    { CKM_SHA384_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA384", PSS },
+    { CKM_SHA512_RSA_PKCS_PSS, RSA_SIGN, TOKEN_KEY_RSA, false, "SHA512", PSS },
+    { CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, TOKEN_KEY_RSA, false, NULL, GEN },
+    { CKM_ECDSA, EC_SIGN, TOKEN_KEY_EC, false, NULL, EC },
+    { CKM_ECDSA_SHA1, EC_SIGN, TOKEN_KEY_EC, false, "SHA1", EC },
+    { CKM_ECDSA_SHA224, EC_SIGN, TOKEN_KEY_EC, false, "SHA224", EC },
+    { CKM_ECDSA_SHA256, EC_SIGN, TOKEN_KEY_EC, false, "SHA256", EC },
+    { CKM_ECDSA_SHA384, EC_SIGN, TOKEN_KEY_EC, false, "SHA384", EC },
+    { CKM_ECDSA_SHA512, EC_SIGN, TOKEN_KEY_EC, false, "SHA512", EC },
+    { CKM_ECDH1_DERIVE, CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, TOKEN_KEY_EC, false, NULL, EC },
     { CKM_EC_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS, TOKEN_KEY_EC,
-      false, NULL },
-    { CKM_SHA_1, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA1" },
-    { CKM_SHA224, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA224" },
-    { CKM_SHA256, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA256" },
-    { CKM_SHA384, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA384" },
-    { CKM_SHA512, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA512" },
+      false, NULL, EC | GEN },
+    { CKM_SHA_1, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA1", 0 },
+    { CKM_SHA224, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA224", 0 },
+    { CKM_SHA256, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA256", 0 },
+    { CKM_SHA384, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA384", 0 },
+    { CKM_SHA512, CKF_DIGEST, TOKEN_KEY_RSA, true, "SHA512", 0 },
 };
 #define NMECH (sizeof(mechanisms) / sizeof(mechanisms[0]))
 
@@ -60,12 +66,36 @@ const struct p11_mechanism *p11_mechanism_at(size_t i)
     return i < NMECH ? &mechanisms[i] : NULL;
 }
 
-/* Key sizes the token's edge can hold (PIV: RSA 1024–4096, P-256/P-384);
- * with keys on the card, their actual range. */
+CK_FLAGS p11_mechanism_flags(const struct p11_slot *slot, const struct p11_mechanism *m)
+{
+    unsigned caps = slot->token.edge ? slot->token.edge->caps : 0;
+    if ((m->needs_caps & caps) != m->needs_caps)
+        return 0;
+    CK_FLAGS flags = m->flags;
+    if (!(caps & TOKEN_CAP_DECRYPT))
+        flags &= ~(CK_FLAGS)CKF_DECRYPT;
+    return flags;
+}
+
+/* Key sizes: those of the keys on the card, or else what the card's kind
+ * can hold. */
 bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsigned *min_bits, unsigned *max_bits)
 {
-    *min_bits = type == TOKEN_KEY_RSA ? 1024 : 256;
-    *max_bits = type == TOKEN_KEY_RSA ? 4096 : 384;
+    const struct token_edge *e = slot->token.edge;
+    unsigned lo = 0, hi = 0;
+    for (size_t i = 0; slot->token.enumerated && i < slot->token.nkeys; i++) {
+        const struct token_key *k = &slot->token.keys[i];
+        if (k->type != type)
+            continue;
+        lo = lo && lo < k->bits ? lo : k->bits;
+        hi = hi > k->bits ? hi : k->bits;
+    }
+    if (!hi) {
+        lo = type == TOKEN_KEY_RSA ? (e ? e->rsa_min_bits : 2048) : 256;
+        hi = type == TOKEN_KEY_RSA ? (e ? e->rsa_max_bits : 4096) : 384;
+    }
+    *min_bits = lo;
+    *max_bits = hi;
     return true;
 }
 
@@ -80,21 +110,25 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
         return CKR_ARGUMENTS_BAD;
     }
     p11_slot_refresh(slot);
+    CK_MECHANISM_TYPE list[NMECH];
+    CK_ULONG n = 0;
+    for (size_t i = 0; slot->token_ready && i < NMECH; i++)
+        if (p11_mechanism_flags(slot, &mechanisms[i]))
+            list[n++] = mechanisms[i].type;
     bool present = slot->token_ready;
     p11_slot_unlock(slot);
     if (!present)
         return CKR_TOKEN_NOT_PRESENT;
     if (!pMechanismList) {
-        *pulCount = NMECH;
+        *pulCount = n;
         return CKR_OK;
     }
-    if (*pulCount < NMECH) {
-        *pulCount = NMECH;
+    if (*pulCount < n) {
+        *pulCount = n;
         return CKR_BUFFER_TOO_SMALL;
     }
-    for (size_t i = 0; i < NMECH; i++)
-        pMechanismList[i] = mechanisms[i].type;
-    *pulCount = NMECH;
+    memcpy(pMechanismList, list, n * sizeof(list[0]));
+    *pulCount = n;
     return CKR_OK;
 }
 
@@ -114,7 +148,8 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_TOKEN_NOT_PRESENT;
     }
     const struct p11_mechanism *m = p11_mechanism_find(type);
-    if (!m) {
+    CK_FLAGS flags = m ? p11_mechanism_flags(slot, m) : 0;
+    if (!flags) {
         p11_slot_unlock(slot);
         return CKR_MECHANISM_INVALID;
     }
@@ -124,6 +159,6 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
     p11_slot_unlock(slot);
     pInfo->ulMinKeySize = lo;
     pInfo->ulMaxKeySize = hi;
-    pInfo->flags = m->flags | (m->any_key ? 0 : CKF_HW);
+    pInfo->flags = flags | (m->any_key ? 0 : CKF_HW);
     return CKR_OK;
 }

@@ -65,6 +65,10 @@ CK_RV p11_object_resolve(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_obj
         if (index >= P11_MAX_SECRETS || !slot->secrets[index].used)
             return CKR_OBJECT_HANDLE_INVALID;
         break;
+    case OBJ_CA_CERT:
+        if (index >= slot->token.ncerts)
+            return CKR_OBJECT_HANDLE_INVALID;
+        break;
     default:
         return CKR_OBJECT_HANDLE_INVALID;
     }
@@ -136,10 +140,35 @@ static enum attr_state put_owned(struct attr_value *v, unsigned char *der, int l
     return ATTR_OK;
 }
 
+/* A certificate object's content: a key's certificate or one of the chain. */
+struct cert_view {
+    const uint8_t *der;
+    size_t len;
+    const uint8_t *id;
+    size_t id_len;
+    const char *label;
+    CK_ULONG category;   /* 1 token user, 2 authority, 0 unspecified */
+};
+
+static X509 *parse_der(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    return der ? d2i_X509(NULL, &p, (long)len) : NULL;
+}
+
 static X509 *parse_cert(const struct token_key *k)
 {
-    const unsigned char *p = k->cert;
-    return k->cert ? d2i_X509(NULL, &p, (long)k->cert_len) : NULL;
+    return parse_der(k->cert, k->cert_len);
+}
+
+static struct cert_view view_of_key(const struct token_key *k)
+{
+    return (struct cert_view){ k->cert, k->cert_len, k->id, k->id_len, k->cert_label, 1 };
+}
+
+static struct cert_view view_of_chain(const struct token_cert *c)
+{
+    return (struct cert_view){ c->der, c->len, c->id, c->id_len, c->label, c->authority ? 2 : 0 };
 }
 
 static enum attr_state put_date(struct attr_value *v, const ASN1_TIME *t)
@@ -155,7 +184,7 @@ static enum attr_state put_date(struct attr_value *v, const ASN1_TIME *t)
     return ATTR_OK;
 }
 
-static enum attr_state cert_attribute(const struct token_key *k, CK_ATTRIBUTE_TYPE type, struct attr_value *v)
+static enum attr_state cert_attribute(const struct cert_view *c, CK_ATTRIBUTE_TYPE type, struct attr_value *v)
 {
     X509 *x = NULL;
     enum attr_state st = ATTR_OK;
@@ -167,9 +196,13 @@ static enum attr_state cert_attribute(const struct token_key *k, CK_ATTRIBUTE_TY
     case CKA_TRUSTED:
         return put_bool(v, false);
     case CKA_CERTIFICATE_CATEGORY:
-        return put_ulong(v, 1); /* token user */
+        return put_ulong(v, c->category);
+    case CKA_ID:
+        return put_bytes(v, c->id, c->id_len);
+    case CKA_LABEL:
+        return put_bytes(v, c->label, strlen(c->label));
     case CKA_VALUE:
-        return put_bytes(v, k->cert, k->cert_len);
+        return put_bytes(v, c->der, c->len);
     case CKA_URL:
     case CKA_HASH_OF_SUBJECT_PUBLIC_KEY:
     case CKA_HASH_OF_ISSUER_PUBLIC_KEY:
@@ -181,7 +214,7 @@ static enum attr_state cert_attribute(const struct token_key *k, CK_ATTRIBUTE_TY
     case CKA_CHECK_VALUE: {
         uint8_t md[20];
         unsigned int n = 0;
-        if (EVP_Digest(k->cert, k->cert_len, md, &n, EVP_sha1(), NULL) != 1)
+        if (EVP_Digest(c->der, c->len, md, &n, EVP_sha1(), NULL) != 1)
             return ATTR_INVALID;
         memcpy(v->small, md, 3);
         v->ptr = v->small;
@@ -191,7 +224,7 @@ static enum attr_state cert_attribute(const struct token_key *k, CK_ATTRIBUTE_TY
     default:
         break;
     }
-    x = parse_cert(k);
+    x = parse_der(c->der, c->len);
     if (!x)
         return ATTR_INVALID;
     switch (type) {
@@ -345,13 +378,34 @@ static enum attr_state secret_attribute(const struct p11_secret_object *sec, CK_
 }
 
 static enum attr_state get_attribute(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
+                                     struct token_data_object *d, CK_ATTRIBUTE_TYPE type, struct attr_value *v);
+
+/* Certificates of the chain: common attributes as for every certificate. */
+static enum attr_state chain_attribute(struct p11_slot *slot, const struct token_cert *c, CK_ATTRIBUTE_TYPE type,
+                                       struct attr_value *v)
+{
+    struct cert_view view = view_of_chain(c);
+    switch (type) {
+    case CKA_CLASS:
+    case CKA_TOKEN:
+    case CKA_PRIVATE:
+    case CKA_MODIFIABLE:
+    case CKA_COPYABLE:
+    case CKA_DESTROYABLE:
+        return get_attribute(slot, OBJ_CERT, NULL, NULL, type, v);
+    default:
+        return cert_attribute(&view, type, v);
+    }
+}
+
+static enum attr_state get_attribute(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
                                      struct token_data_object *d, CK_ATTRIBUTE_TYPE type, struct attr_value *v)
 {
     /* Attributes every object has. */
     switch (type) {
     case CKA_CLASS: {
         static const CK_OBJECT_CLASS classes[] = { 0, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_DATA,
-                                                   CKO_PROFILE };
+                                                   CKO_PROFILE, CKO_SECRET_KEY, CKO_CERTIFICATE };
         return put_ulong(v, classes[kind]);
     }
     case CKA_TOKEN:
@@ -378,10 +432,12 @@ static enum attr_state get_attribute(struct p11_slot *slot, enum p11_object_kind
         break;
     }
     switch (kind) {
-    case OBJ_CERT:
-        if (type == CKA_ID)
-            return put_bytes(v, k->id, k->id_len);
-        return cert_attribute(k, type, v);
+    case OBJ_CERT: {
+        struct cert_view c = view_of_key(k);
+        return cert_attribute(&c, type, v);
+    }
+    case OBJ_CA_CERT:
+        return ATTR_INVALID; /* chain_attribute() answers for these */
     case OBJ_PUBLIC:
         switch (type) {
         case CKA_ENCRYPT:
@@ -488,12 +544,14 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
         return rv;
     }
     struct p11_secret_object *sec = kind == OBJ_SECRET ? p11_secret_object_of(slot, hObject) : NULL;
+    const struct token_cert *chain = kind == OBJ_CA_CERT ? &slot->token.certs[hObject & 0xFFF] : NULL;
     /* Every attribute is processed; the result says what went wrong with
      * any of them (PKCS#11 2.40 §5.7, C_GetAttributeValue). */
     for (CK_ULONG i = 0; i < ulCount; i++) {
         struct attr_value v = { 0 };
-        enum attr_state st = sec ? secret_attribute(sec, pTemplate[i].type, &v)
-                                 : get_attribute(slot, kind, k, d, pTemplate[i].type, &v);
+        enum attr_state st = sec     ? secret_attribute(sec, pTemplate[i].type, &v)
+                             : chain ? chain_attribute(slot, chain, pTemplate[i].type, &v)
+                                     : get_attribute(slot, kind, k, d, pTemplate[i].type, &v);
         if (st == ATTR_SENSITIVE) {
             pTemplate[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
             rv = CKR_ATTRIBUTE_SENSITIVE;
@@ -518,13 +576,15 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
 
 /* ------------------------------------------------------------- searching */
 
-static bool matches(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
-                    struct token_data_object *d, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+static bool matches_any(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
+                        struct token_data_object *d, const struct token_cert *chain, const CK_ATTRIBUTE *tmpl,
+                        CK_ULONG count)
 {
     for (CK_ULONG i = 0; i < count; i++) {
         /* A data object's value would cost APDUs: only read it when asked for. */
         struct attr_value v = { 0 };
-        enum attr_state st = get_attribute(slot, kind, k, d, tmpl[i].type, &v);
+        enum attr_state st = chain ? chain_attribute(slot, chain, tmpl[i].type, &v)
+                                   : get_attribute(slot, kind, k, d, tmpl[i].type, &v);
         bool same = st == ATTR_OK && v.len == tmpl[i].ulValueLen &&
                     (v.len == 0 || (tmpl[i].pValue && memcmp(v.ptr, tmpl[i].pValue, v.len) == 0));
         attr_free(&v);
@@ -532,6 +592,12 @@ static bool matches(struct p11_slot *slot, enum p11_object_kind kind, struct tok
             return false;
     }
     return true;
+}
+
+static bool matches(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
+                    struct token_data_object *d, const CK_ATTRIBUTE *tmpl, CK_ULONG count)
+{
+    return matches_any(slot, kind, k, d, NULL, tmpl, count);
 }
 
 static void add_found(struct p11_operation *op, CK_OBJECT_HANDLE h)
@@ -575,6 +641,9 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, 
         if (p11_object_visible(slot, OBJ_DATA, d) && matches(slot, OBJ_DATA, NULL, d, pTemplate, ulCount))
             add_found(op, p11_object_handle(slot, OBJ_DATA, (unsigned)i));
     }
+    for (size_t i = 0; i < slot->token.ncerts; i++)
+        if (matches_any(slot, OBJ_CA_CERT, NULL, NULL, &slot->token.certs[i], pTemplate, ulCount))
+            add_found(op, p11_object_handle(slot, OBJ_CA_CERT, (unsigned)i));
     if (matches(slot, OBJ_PROFILE, NULL, NULL, pTemplate, ulCount))
         add_found(op, p11_object_handle(slot, OBJ_PROFILE, 0));
 out:

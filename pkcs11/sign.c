@@ -312,6 +312,51 @@ static CK_RV rv_from_card(int rc)
     return p11_rv_from_pcsc(rc);
 }
 
+/* Checks a signature the card made against the key's public key: the
+ * first signature of each key in a session is checked before it is
+ * released, so a card that signs with the wrong key or parameters (some
+ * accept any MSE values) never gives out a bad signature. */
+static bool signature_matches_key(const struct token_key *k, const struct token_sign_request *req, const uint8_t *sig,
+                                  size_t sig_len)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pub, NULL);
+    bool ok = false;
+    if (!ctx)
+        return false;
+    if (req->scheme == TOKEN_SIG_RSA_RAW) {
+        uint8_t rec[1024];
+        size_t rlen = sizeof(rec);
+        ok = EVP_PKEY_verify_recover_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) == 1 &&
+             EVP_PKEY_verify_recover(ctx, rec, &rlen, sig, sig_len) == 1 && rlen == req->in_len &&
+             CRYPTO_memcmp(rec, req->in, rlen) == 0;
+    } else if (req->scheme == TOKEN_SIG_ECDSA) {
+        size_t field = (k->bits + 7) / 8, hl = req->in_len < field ? req->in_len : field;
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        BIGNUM *r = BN_bin2bn(sig, (int)field, NULL), *sv = BN_bin2bn(sig + field, (int)field, NULL);
+        unsigned char *der = NULL;
+        int dlen = -1;
+        if (sig_len == 2 * field && es && r && sv && ECDSA_SIG_set0(es, r, sv) == 1) {
+            r = sv = NULL;
+            dlen = i2d_ECDSA_SIG(es, &der);
+        }
+        BN_free(r);
+        BN_free(sv);
+        ECDSA_SIG_free(es);
+        ok = dlen > 0 && EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_verify(ctx, der, (size_t)dlen, req->in, hl) == 1;
+        OPENSSL_free(der);
+    } else {
+        bool pss = req->scheme == TOKEN_SIG_RSA_PSS;
+        ok = EVP_PKEY_verify_init(ctx) == 1 &&
+             EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1 &&
+             (!pss || (EVP_PKEY_CTX_set_signature_md(ctx, req->pss_md) == 1 &&
+                       EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, req->pss_mgf1_md) == 1 &&
+                       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, req->pss_salt_len) == 1)) &&
+             EVP_PKEY_verify(ctx, sig, sig_len, req->in, req->in_len) == 1;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
 /* decide → sign → record → release. */
 static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_BYTE_PTR pSignature,
                               CK_ULONG_PTR pulSignatureLen)
@@ -362,6 +407,17 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
             rv = rv_from_card(rc);
             p11_debug("sign: key %02X mechanism 0x%lx: %s", k->ref, op->mechanism, pcsc_status_name(rc));
         }
+        bool checked = s->checked_keys[k->ref / 8] & (1u << (k->ref % 8));
+        if (rv == CKR_OK && !checked) {
+            if (!signature_matches_key(k, &in->req, sig, sig_len)) {
+                p11_debug("sign: key %02X: the card's signature does not verify with the key's public key: "
+                          "withheld",
+                          k->ref);
+                rv = CKR_DEVICE_ERROR;
+            } else {
+                s->checked_keys[k->ref / 8] |= (uint8_t)(1u << (k->ref % 8));
+            }
+        }
         /* The record is made before the signature leaves; no record, no signature. */
         CK_RV recorded = p11_audit_record(&ev, rv);
         if (rv == CKR_OK && recorded != CKR_OK)
@@ -392,10 +448,19 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
     else if (s->crypto.kind != OP_NONE)
         rv = CKR_OPERATION_ACTIVE;
     else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
-        if (!k->sign)
+        const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
+        if (!k->sign) {
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        else if ((rv = setup_operation(&s->crypto, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK)
+        } else if (k->needs_certificate && !k->cert) {
+            /* A legally binding signature names its certificate; this card's
+             * cannot be read and the local store has none for the key. */
+            p11_debug("C_SignInit: key %02X has no certificate: import it with `kyso cert import FILE`", k->ref);
+            rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+        } else if (m && !p11_mechanism_flags(slot, m)) {
+            rv = CKR_MECHANISM_INVALID;
+        } else if ((rv = setup_operation(&s->crypto, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
             s->crypto.needs_context_login = k->always_authenticate;
+        }
     }
     p11_slot_unlock(slot);
     return rv;

@@ -8,6 +8,7 @@
 #include <winscard.h>
 
 #include "pkcs11/internal.h"
+#include "policy/certstore.h"
 
 /* pcsc-lite keeps a per-reader event counter in the upper 16 bits of the
  * state: a change means a card was removed or inserted, even if both
@@ -167,6 +168,28 @@ bool p11_slot_token_present(struct p11_slot *slot)
     return slot->token_ready;
 }
 
+/* Keys whose certificate the card does not give (or gives in a form kyso
+ * cannot read) get it from the local certificate store, by public key. */
+static void certificates_from_store(struct p11_slot *slot)
+{
+    for (size_t i = 0; i < slot->token.nkeys; i++) {
+        struct token_key *k = &slot->token.keys[i];
+        if (k->cert || !k->pub)
+            continue;
+        size_t len = 0;
+        uint8_t *der = certstore_find_by_key(k->pub, &len);
+        if (der) {
+            k->cert = der;
+            k->cert_len = len;
+            p11_debug("slot %lu: key %02X: certificate from the local store", slot->id, k->ref);
+        } else if (k->needs_certificate) {
+            p11_debug("slot %lu: key %02X has no certificate: the card's cannot be read and none in the "
+                      "store matches its public key; import it with `kyso cert import FILE`",
+                      slot->id, k->ref);
+        }
+    }
+}
+
 CK_RV p11_slot_enumerate(struct p11_slot *slot)
 {
     if (slot->token.enumerated)
@@ -176,6 +199,8 @@ CK_RV p11_slot_enumerate(struct p11_slot *slot)
         return rv;
     int rc = token_enumerate(&slot->token);
     p11_slot_end(slot);
+    if (rc == PCSC_OK)
+        certificates_from_store(slot);
     return p11_rv_from_pcsc(rc);
 }
 

@@ -1,0 +1,6 @@
+# policy/: configuration, profiles, rule decisions, certificates (the local
+# certificate store). Shared by the module and the tools; never talks to a token.
+noinst_LTLIBRARIES += policy/libkysopolicy.la
+policy_libkysopolicy_la_SOURCES = \
+	policy/certstore.c policy/certstore.h
+policy_libkysopolicy_la_LIBADD = $(OPENSSL_LIBS)
