@@ -14,6 +14,11 @@ tools_kyso_vtoken_SOURCES = \
 	tools/vtoken/server.c tools/vtoken/server.h
 tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 
+# kyso: the command-line tool (calls the layers, duplicates none of them).
+bin_PROGRAMS += tools/kyso
+tools_kyso_SOURCES = tools/cli/kyso.c
+tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la $(OPENSSL_LIBS) $(PCSC_LIBS)
+
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
 demo: all

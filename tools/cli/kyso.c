@@ -1,0 +1,210 @@
+/* kyso: the command-line tool around the token.
+ *
+ *   kyso token status            readers, tokens, keys, certificates, PIN tries
+ *   kyso cert import FILE [--system]
+ *   kyso cert list [--system]
+ *
+ * One clear line per error on stderr, exit status non-zero. */
+#include "config.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcsc/reader.h"
+#include "pcsc/token.h"
+#include "policy/certstore.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  kyso token status\n"
+          "  kyso cert import FILE [--system]\n"
+          "  kyso cert list [--system]\n"
+          "  kyso --version\n",
+          f);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "kyso: %s\n", what);
+    return 1;
+}
+
+static void print_name(const char *prefix, X509_NAME *name)
+{
+    char buf[512];
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return;
+    X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+    int n = BIO_read(b, buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    printf("%s%s\n", prefix, buf);
+    BIO_free(b);
+}
+
+static void print_cert(const char *prefix, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (!x) {
+        printf("%sunreadable certificate\n", prefix);
+        return;
+    }
+    char line[64];
+    snprintf(line, sizeof(line), "%ssubject: ", prefix);
+    print_name(line, X509_get_subject_name(x));
+    snprintf(line, sizeof(line), "%sissuer:  ", prefix);
+    print_name(line, X509_get_issuer_name(x));
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+        printf("%svalid until %04d-%02d-%02d\n", prefix, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    X509_free(x);
+}
+
+static const char *tries_text(int tries, char *buf, size_t len)
+{
+    if (tries < 0)
+        return "unknown";
+    if (tries == 0)
+        return "0 (blocked)";
+    snprintf(buf, len, "%d", tries);
+    return buf;
+}
+
+static void token_status(const char *reader, struct pcsc_context *ctx)
+{
+    struct pcsc_card card = { 0 };
+    struct token t;
+    printf("reader: %s\n", reader);
+    if (pcsc_connect(ctx, reader, &card) != PCSC_OK) {
+        printf("  no token\n");
+        return;
+    }
+    int rc = pcsc_begin_transaction(&card);
+    if (rc == PCSC_OK)
+        rc = token_open(&t, &card);
+    if (rc != PCSC_OK) {
+        printf("  token not recognised (%s)\n", pcsc_status_name(rc));
+        pcsc_end_transaction(&card);
+        pcsc_disconnect(&card, false);
+        return;
+    }
+    rc = token_enumerate(&t);
+    int user_tries = -1, so_tries = -1;
+    bool verified;
+    t.edge->pin_status(&t, TOKEN_PIN_USER, &user_tries, &verified);
+    t.edge->pin_status(&t, TOKEN_PIN_SO, &so_tries, &verified);
+    pcsc_end_transaction(&card);
+    char b1[16], b2[16];
+    printf("  token: %s (%s), serial %s, edge %s\n", t.info.label, t.info.model, t.info.serial, t.edge->name);
+    printf("  PIN tries left: %s; PUK tries left: %s\n", tries_text(user_tries, b1, sizeof(b1)),
+           tries_text(so_tries, b2, sizeof(b2)));
+    if (rc != PCSC_OK)
+        printf("  cannot read the token's objects: %s\n", pcsc_status_name(rc));
+    for (size_t i = 0; i < t.nkeys; i++) {
+        struct token_key *k = &t.keys[i];
+        printf("  key %02X \"%s\": %s-%u%s\n", k->ref, k->label, k->type == TOKEN_KEY_RSA ? "RSA" : "EC", k->bits,
+               k->always_authenticate ? ", PIN for every signature" : "");
+        if (k->cert) {
+            print_cert("    ", k->cert, k->cert_len);
+            continue;
+        }
+        size_t len = 0;
+        uint8_t *der = k->pub ? certstore_find_by_key(k->pub, &len) : NULL;
+        if (der) {
+            printf("    certificate from the local store:\n");
+            print_cert("    ", der, len);
+            free(der);
+        } else if (k->needs_certificate) {
+            printf("    NO CERTIFICATE: the token's copy cannot be read and the local store has none for this "
+                   "key;\n    signing is refused until it is imported with `kyso cert import FILE`\n");
+        } else {
+            printf("    no certificate\n");
+        }
+    }
+    for (size_t i = 0; i < t.ncerts; i++) {
+        printf("  %s certificate \"%s\":\n", t.certs[i].authority ? "CA" : "other", t.certs[i].label);
+        print_cert("    ", t.certs[i].der, t.certs[i].len);
+    }
+    token_close(&t);
+    pcsc_disconnect(&card, false);
+}
+
+static int cmd_token_status(void)
+{
+    struct pcsc_context ctx = { 0 };
+    struct pcsc_reader_list list = { 0 };
+    if (pcsc_context_establish(&ctx) != PCSC_OK)
+        return fail("the smart card service (pcscd) is not running");
+    if (pcsc_list_readers(&ctx, &list) != PCSC_OK) {
+        pcsc_context_release(&ctx);
+        return fail("cannot list the card readers");
+    }
+    if (list.count == 0)
+        printf("no card reader\n");
+    for (size_t i = 0; i < list.count; i++)
+        token_status(list.names[i], &ctx);
+    pcsc_reader_list_free(&list);
+    pcsc_context_release(&ctx);
+    return 0;
+}
+
+static int list_one(X509 *cert, const char *path, void *arg)
+{
+    (void)arg;
+    printf("%s\n", path);
+    print_name("  subject: ", X509_get_subject_name(cert));
+    return 0;
+}
+
+static int cmd_cert(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "import") == 0) {
+        if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--system") != 0)) {
+            usage(stderr);
+            return 2;
+        }
+        enum certstore_scope scope = argc == 4 ? CERTSTORE_SYSTEM : CERTSTORE_USER;
+        char stored[1200], err[1400];
+        if (certstore_import(scope, argv[2], stored, sizeof(stored), err, sizeof(err)) != 0)
+            return fail(err);
+        printf("imported: %s\n", stored);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+        if (argc > 3 || (argc == 3 && strcmp(argv[2], "--system") != 0)) {
+            usage(stderr);
+            return 2;
+        }
+        certstore_each(argc == 3 ? CERTSTORE_SYSTEM : CERTSTORE_USER, list_one, NULL);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts("kyso " PACKAGE_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "token") == 0 && argc == 3 && strcmp(argv[2], "status") == 0)
+        return cmd_token_status();
+    if (strcmp(argv[1], "cert") == 0)
+        return cmd_cert(argc - 1, argv + 1);
+    usage(stderr);
+    return 2;
+}
