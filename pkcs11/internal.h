@@ -162,12 +162,22 @@ CK_RV p11_slot_refresh(struct p11_slot *slot); /* card present? token open? */
 CK_RV p11_slot_enumerate(struct p11_slot *slot);
 CK_RV p11_slot_begin(struct p11_slot *slot);   /* transaction, recovering from a reset */
 void p11_slot_end(struct p11_slot *slot);
+/* Ends the transaction of a card operation and says what its result
+ * means: a communication failure that is in fact a removed card becomes
+ * PCSC_E_CARD_REMOVED (and the card is dropped). */
+int p11_slot_finish(struct p11_slot *slot, int rc);
+/* After the card said "not logged in" (another application logged it
+ * out): logs in again with the kept PIN, inside the open transaction. */
+bool p11_slot_relogin(struct p11_slot *slot);
 void p11_slot_drop_card(struct p11_slot *slot);
 void p11_slot_release(struct p11_slot *slot);
 bool p11_slot_token_present(struct p11_slot *slot);
 
 /* session.c */
 void p11_session_free(struct p11_slot *slot, struct p11_session *s);
+/* Ends a call on a session: a session whose card went away is reported
+ * once (CKR_DEVICE_REMOVED) and then gone. Returns rv. */
+CK_RV p11_session_end_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv);
 void p11_op_reset(struct p11_operation *op);
 void p11_slot_logout_state(struct p11_slot *slot);
 

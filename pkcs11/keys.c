@@ -264,7 +264,11 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
     if ((rv = p11_slot_begin(slot)) != CKR_OK)
         goto out;
     int rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, sec->value, &len);
-    p11_slot_end(slot);
+    if (rc == PCSC_E_SECURITY && p11_slot_relogin(slot)) {
+        len = sizeof(sec->value);
+        rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, sec->value, &len);
+    }
+    rc = p11_slot_finish(slot, rc);
     p11_debug("derive: key %02X: %s", k->ref, pcsc_status_name(rc));
     if (rc != PCSC_OK) {
         OPENSSL_cleanse(sec->value, sizeof(sec->value));
@@ -290,6 +294,7 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
     snprintf(sec->label, sizeof(sec->label), "ECDH with %.50s", k->label);
     *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)slot_index);
 out:
+    rv = p11_session_end_call(slot, s, rv);
     p11_slot_unlock(slot);
     return rv;
 }

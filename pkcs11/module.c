@@ -246,13 +246,24 @@ static void forget_parent_state(void)
 {
     for (size_t i = 0; i < p11.nslots; i++) {
         struct p11_slot *slot = &p11.slots[i];
+        /* Not logged in, no card, as far as the child goes: freeing the
+         * last session must not log the parent out through its connection. */
+        slot->logged_in = false;
+        slot->token_ready = false;
+        slot->connected = false;
         while (slot->sessions)
             p11_session_free(slot, slot->sessions);
         token_close(&slot->token);
         token_close(&slot->cached);
         p11_secret_clear(&slot->user_pin);
         p11_secret_clear(&slot->so_secret);
+        /* The parent's locks are freed, not destroyed: another thread of
+         * the parent may have held one at the fork. */
+        if (!use_app_locks)
+            free(slot->lock);
     }
+    if (!use_app_locks)
+        free(p11.lock);
     memset(&p11, 0, sizeof(p11));
 }
 

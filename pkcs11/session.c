@@ -48,6 +48,13 @@ void p11_session_free(struct p11_slot *slot, struct p11_session *s)
     }
 }
 
+CK_RV p11_session_end_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv)
+{
+    if (rv == CKR_DEVICE_REMOVED || s->generation != slot->generation)
+        p11_session_free(slot, s);
+    return rv;
+}
+
 CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication, CK_NOTIFY Notify,
                     CK_SESSION_HANDLE_PTR phSession)
 {
@@ -184,8 +191,10 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         if (rv != CKR_OK)
             return rv;
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
-        p11_slot_end(slot);
+        rc = p11_slot_finish(slot, rc);
         p11_debug("C_Login(USER): %s", pcsc_status_name(rc));
+        if (rc == PCSC_E_WRONG_PIN && tries == 0)
+            return CKR_PIN_LOCKED; /* that was the last try */
         if (rc != PCSC_OK)
             return rv_from_pin_status(rc);
         slot->logged_in = true;
@@ -243,8 +252,10 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         if (rv != CKR_OK)
             return rv;
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
-        p11_slot_end(slot);
+        rc = p11_slot_finish(slot, rc);
         p11_debug("C_Login(CONTEXT_SPECIFIC, %zu-byte PIN): %s", len, pcsc_status_name(rc));
+        if (rc == PCSC_E_WRONG_PIN && tries == 0)
+            return CKR_PIN_LOCKED;
         if (rc != PCSC_OK)
             return rv_from_pin_status(rc);
         if (!p11_secret_set(&op->context_pin, pin, len))
@@ -271,7 +282,7 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
     else if (ulPinLen > P11_MAX_PIN)
         rv = CKR_PIN_LEN_RANGE;
     else
-        rv = login(slot, s, userType, pPin, ulPinLen);
+        rv = p11_session_end_call(slot, s, login(slot, s, userType, pPin, ulPinLen));
     p11_slot_unlock(slot);
     return rv;
 }

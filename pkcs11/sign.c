@@ -403,7 +403,11 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         rv = p11_slot_begin(slot);
         if (rv == CKR_OK) {
             int rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
-            p11_slot_end(slot);
+            if (rc == PCSC_E_SECURITY && !k->always_authenticate && p11_slot_relogin(slot)) {
+                sig_len = sizeof(sig);
+                rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
+            }
+            rc = p11_slot_finish(slot, rc);
             rv = rv_from_card(rc);
             p11_debug("sign: key %02X mechanism 0x%lx: %s", k->ref, op->mechanism, pcsc_status_name(rc));
         }
@@ -492,6 +496,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
             rv = finish_signature(slot, s, pSignature, pulSignatureLen);
         else
             p11_op_reset(op);
+        rv = p11_session_end_call(slot, s, rv);
     }
     p11_slot_unlock(slot);
     return rv;
@@ -535,7 +540,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
         rv = CKR_ARGUMENTS_BAD;
     } else {
         op->multi_part = true;
-        rv = finish_signature(slot, s, pSignature, pulSignatureLen);
+        rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen));
     }
     p11_slot_unlock(slot);
     return rv;
@@ -774,10 +779,14 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         size_t raw_len = sizeof(raw);
         CK_RV rv = p11_slot_begin(slot);
         if (rv == CKR_OK) {
-            int rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len,
-                                               k->always_authenticate ? op->context_pin.data : NULL,
-                                               op->context_pin.len, raw, &raw_len);
-            p11_slot_end(slot);
+            const uint8_t *pin = k->always_authenticate ? op->context_pin.data : NULL;
+            int rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, pin, op->context_pin.len,
+                                               raw, &raw_len);
+            if (rc == PCSC_E_SECURITY && !k->always_authenticate && p11_slot_relogin(slot)) {
+                raw_len = sizeof(raw);
+                rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, NULL, 0, raw, &raw_len);
+            }
+            rc = p11_slot_finish(slot, rc);
             rv = rc == PCSC_E_INCORRECT_DATA ? CKR_ENCRYPTED_DATA_INVALID : rv_from_card(rc);
         }
         int n = -1;
@@ -842,6 +851,7 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG
         rv = rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen) : rv;
         if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
             p11_op_reset(op);
+        rv = p11_session_end_call(slot, s, rv);
     }
     p11_slot_unlock(slot);
     return rv;
@@ -890,6 +900,7 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG
         rv = finish_decrypt(slot, s, pLastPart, pulLastPartLen);
         if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
             p11_op_reset(op);
+        rv = p11_session_end_call(slot, s, rv);
     }
     p11_slot_unlock(slot);
     return rv;

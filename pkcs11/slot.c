@@ -252,6 +252,48 @@ void p11_slot_end(struct p11_slot *slot)
         pcsc_end_transaction(&slot->card);
 }
 
+/* pcscd notices a pulled card at its next look at the reader, while the
+ * exchange in progress fails at once: wait up to a second to tell a
+ * removal from a real communication failure. */
+static bool card_gone(struct p11_slot *slot)
+{
+    struct pcsc_reader_state rs = { .reader = slot->reader, .state = slot->reader_state };
+    for (int i = 0; i < 10; i++) {
+        int rc = pcsc_wait_change(&slot->ctx, &rs, 1, 100);
+        if (rc == PCSC_OK && (!rs.present || EVENT_COUNT(rs.state) != EVENT_COUNT(slot->reader_state))) {
+            slot->reader_state = rs.state;
+            return true;
+        }
+        if (rc != PCSC_OK && rc != PCSC_E_TIMEOUT)
+            return rc == PCSC_E_NO_READER;
+    }
+    return false;
+}
+
+int p11_slot_finish(struct p11_slot *slot, int rc)
+{
+    p11_slot_end(slot);
+    if (rc == PCSC_E_CARD_REMOVED || rc == PCSC_E_NO_CARD ||
+        ((rc == PCSC_E_COMM || rc == PCSC_E_NO_READER) && card_gone(slot))) {
+        p11_debug("slot %lu: card removed during an operation", slot->id);
+        p11_slot_drop_card(slot);
+        return PCSC_E_CARD_REMOVED;
+    }
+    return rc;
+}
+
+bool p11_slot_relogin(struct p11_slot *slot)
+{
+    int tries;
+    if (!slot->logged_in || slot->login != CKU_USER || !slot->user_pin.data)
+        return false;
+    bool ok = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, slot->user_pin.data, slot->user_pin.len,
+                                       &tries) == PCSC_OK;
+    p11_debug("slot %lu: the card had been logged out by another application: %s", slot->id,
+              ok ? "logged in again" : "could not log in again");
+    return ok;
+}
+
 void p11_slot_release(struct p11_slot *slot)
 {
     p11_mutex_lock(slot->lock);
@@ -424,8 +466,18 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
         return CKR_ARGUMENTS_BAD;
 
     /* One waiter at a time uses the wait context (PC/SC contexts are not
-     * shared between threads). */
-    pthread_mutex_lock(&wait_lock);
+     * shared between threads). A non-blocking call never waits for another
+     * thread's blocking one: it reports what is already known. */
+    if (flags & CKF_DONT_BLOCK) {
+        if (pthread_mutex_trylock(&wait_lock) != 0) {
+            p11_mutex_lock(p11.lock);
+            rv = p11.finalizing ? CKR_CRYPTOKI_NOT_INITIALIZED : take_pending_event(pSlot) ? CKR_OK : CKR_NO_EVENT;
+            p11_mutex_unlock(p11.lock);
+            return rv;
+        }
+    } else {
+        pthread_mutex_lock(&wait_lock);
+    }
     p11_mutex_lock(p11.lock);
     if (p11.finalizing) {
         p11_mutex_unlock(p11.lock);
