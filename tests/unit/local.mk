@@ -23,9 +23,24 @@ tests_unit_test_status_LDADD = $(UNIT_LDADD)
 
 # kyso-vtoken's PIV personality, APDU by APDU (no pcscd).
 UNIT_TESTS += tests/unit/test_vtoken_piv
-check_PROGRAMS += tests/unit/test_vtoken_piv
-TESTS += tests/unit/test_vtoken_piv
 tests_unit_test_vtoken_piv_SOURCES = tests/unit/test_vtoken_piv.c
 tests_unit_test_vtoken_piv_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
 tests_unit_test_vtoken_piv_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_vtoken_piv_LDADD = tools/vtoken/libvtoken.la $(CMOCKA_LIBS)
+
+# PKCS#15 / ISO/IEC 7816-15 parsing (pcsc/pkcs15.c): DER vectors of the
+# government token's files. KYSO_P15_CORPUS=DIR also writes them to DIR
+# (the fuzz seed corpus tests/fuzz/corpus/pkcs15). UNIT_TESTS is already in
+# check_PROGRAMS and TESTS (adding it there again would list it twice).
+UNIT_TESTS += tests/unit/test_pkcs15
+tests_unit_test_pkcs15_SOURCES = tests/unit/test_pkcs15.c tests/unit/testutil.h
+tests_unit_test_pkcs15_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_pkcs15_LDADD = $(UNIT_LDADD)
+
+# kyso-vtoken's government-token personalities (vgca-chipdoc, vgca-jcop),
+# APDU by APDU (no pcscd).
+UNIT_TESTS += tests/unit/test_vtoken_vgca
+tests_unit_test_vtoken_vgca_SOURCES = tests/unit/test_vtoken_vgca.c
+tests_unit_test_vtoken_vgca_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_vtoken_vgca_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_vtoken_vgca_LDADD = tools/vtoken/libvtoken.la $(CMOCKA_LIBS)
