@@ -5,7 +5,9 @@ tools_vtoken_libvtoken_la_SOURCES = \
 	tools/vtoken/card.c tools/vtoken/card.h \
 	tools/vtoken/state_file.c tools/vtoken/state_file.h \
 	tools/vtoken/piv.c tools/vtoken/piv.h \
-	tools/vtoken/piv_state.c tools/vtoken/piv_crypto.c
+	tools/vtoken/piv_state.c tools/vtoken/piv_crypto.c \
+	tools/vtoken/vgca.h tools/vtoken/vgca_card.c tools/vtoken/vgca_pkcs15.c tools/vtoken/vgca_state.c \
+	tools/vtoken/vgca_chipdoc.c tools/vtoken/vgca_jcop.c
 tools_vtoken_libvtoken_la_LIBADD = pcsc/libkysopcsc.la $(OPENSSL_LIBS)
 
 bin_PROGRAMS += tools/kyso-vtoken
@@ -21,8 +23,10 @@ tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la $(OPENSSL_LIBS) $
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
+# DEMO_TOKEN: vgca-chipdoc (the government token, default), vgca-jcop or piv.
+DEMO_TOKEN = vgca-chipdoc
 demo: all
 	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' \
 		KYSO_MODULE='$(abs_top_builddir)/pkcs11/.libs/kyso-pkcs11.so' \
-		$(BASH) $(srcdir)/tests/with-token piv -- $(BASH) $(srcdir)/tools/demo.sh
+		$(BASH) $(srcdir)/tests/with-token $(DEMO_TOKEN) -- $(BASH) $(srcdir)/tools/demo.sh
 .PHONY: demo

@@ -7,9 +7,12 @@
 
 #include "tools/vtoken/card.h"
 #include "tools/vtoken/piv.h"
+#include "tools/vtoken/vgca.h"
 
 static const struct vt_personality *const personalities[] = {
     &vt_personality_piv,
+    &vt_personality_vgca_chipdoc,
+    &vt_personality_vgca_jcop,
 };
 
 const struct vt_personality *vt_personality_find(const char *name)
