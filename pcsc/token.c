@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The government token first: it is what kyso's users hold. */
 static const struct token_edge *const edges[] = {
+    &token_edge_vgca,
     &token_edge_piv,
 };
 
@@ -47,6 +49,20 @@ static bool atr_says_extended_length(const uint8_t *atr, size_t len)
         k += 1 + l;
     }
     return false;
+}
+
+void token_copy_text(char *dst, size_t dstlen, const char *src)
+{
+    size_t n = strlen(src);
+    if (dstlen == 0)
+        return;
+    if (n >= dstlen) {
+        n = dstlen - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 int token_transceive(struct token *t, const struct pcsc_apdu *a, uint8_t *resp, size_t cap, size_t *len,

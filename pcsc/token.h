@@ -25,8 +25,8 @@
 #define TOKEN_MAX_KEYS 24
 #define TOKEN_MAX_CERTS 8
 #define TOKEN_MAX_DATA_OBJECTS 16
-#define TOKEN_MAX_ID 8
-#define TOKEN_LABEL_MAX 64
+#define TOKEN_MAX_ID 32
+#define TOKEN_LABEL_MAX 128
 
 enum token_pin_ref {
     TOKEN_PIN_USER,   /* PIV: PIN (80) */
@@ -188,6 +188,9 @@ void token_close(struct token *t);
 int token_enumerate(struct token *t);
 struct token_key *token_find_key(struct token *t, uint8_t ref);
 
+/* Copies UTF-8 text into dst (NUL-terminated), cut on a character boundary. */
+void token_copy_text(char *dst, size_t dstlen, const char *src);
+
 /* Sends one APDU through the token's transport and counts it. */
 int token_transceive(struct token *t, const struct pcsc_apdu *a, uint8_t *resp, size_t cap, size_t *len,
                      uint16_t *sw);
@@ -195,5 +198,6 @@ int token_transceive_alloc(struct token *t, const struct pcsc_apdu *a, uint8_t *
 
 /* The edges kyso knows, in probe order. */
 extern const struct token_edge token_edge_piv;
+extern const struct token_edge token_edge_vgca;
 
 #endif

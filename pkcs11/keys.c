@@ -232,7 +232,7 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
         rv = CKR_KEY_HANDLE_INVALID;
         goto out;
     }
-    if (k->type != TOKEN_KEY_EC || !k->derive) {
+    if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive) {
         rv = CKR_KEY_TYPE_INCONSISTENT;
         goto out;
     }
@@ -363,6 +363,11 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
             goto out;
         }
     } else {
+        rv = CKR_MECHANISM_INVALID;
+        goto out;
+    }
+    if (!(slot->token.edge->caps & TOKEN_CAP_GENERATE) ||
+        (type == TOKEN_KEY_EC && !(slot->token.edge->caps & TOKEN_CAP_EC))) {
         rv = CKR_MECHANISM_INVALID;
         goto out;
     }

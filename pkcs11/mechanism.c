@@ -77,13 +77,14 @@ CK_FLAGS p11_mechanism_flags(const struct p11_slot *slot, const struct p11_mecha
     return flags;
 }
 
-/* Key sizes: those of the keys on the card, or else what the card's kind
- * can hold. */
+/* Key sizes: what the card can make, for a card that generates keys;
+ * otherwise those of the keys it holds (or its kind's range). */
 bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsigned *min_bits, unsigned *max_bits)
 {
     const struct token_edge *e = slot->token.edge;
     unsigned lo = 0, hi = 0;
-    for (size_t i = 0; slot->token.enumerated && i < slot->token.nkeys; i++) {
+    bool generates = e && (e->caps & TOKEN_CAP_GENERATE);
+    for (size_t i = 0; !generates && slot->token.enumerated && i < slot->token.nkeys; i++) {
         const struct token_key *k = &slot->token.keys[i];
         if (k->type != type)
             continue;
@@ -154,8 +155,10 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
         return CKR_MECHANISM_INVALID;
     }
     unsigned lo = 0, hi = 0;
-    if (!m->any_key)
+    if (!m->any_key) {
+        p11_slot_enumerate(slot); /* the sizes of the keys the card holds (read once, cached) */
         p11_slot_has_key_type(slot, m->key_type, &lo, &hi);
+    }
     p11_slot_unlock(slot);
     pInfo->ulMinKeySize = lo;
     pInfo->ulMaxKeySize = hi;

@@ -811,6 +811,10 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
         rv = CKR_SESSION_READ_ONLY;
         goto out;
     }
+    if (!(slot->token.edge->caps & TOKEN_CAP_WRITE_CERT)) {
+        rv = CKR_FUNCTION_NOT_SUPPORTED; /* this card's certificates are written by the CA only */
+        goto out;
+    }
     if (!slot->logged_in || slot->login != CKU_SO || !slot->so_is_mgm_key) {
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;

@@ -211,7 +211,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
                 return CKR_SESSION_READ_ONLY_EXISTS;
         uint8_t key[32];
         size_t key_len = 0;
-        if (parse_mgm_key(pin, len, key, &key_len)) {
+        if (slot->token.edge->admin_auth && parse_mgm_key(pin, len, key, &key_len)) {
             /* The management key is checked now, by mutual authentication. */
             rv = p11_slot_begin(slot);
             if (rv != CKR_OK)

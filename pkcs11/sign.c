@@ -732,8 +732,11 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_
     else if (s->crypto.kind != OP_NONE)
         rv = CKR_OPERATION_ACTIVE;
     else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
-        if (!k->decrypt)
+        const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
+        if (!k->decrypt || !slot->token.edge->decrypt)
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+        else if (m && !(p11_mechanism_flags(slot, m) & CKF_DECRYPT))
+            rv = CKR_MECHANISM_INVALID;
         else if ((rv = setup_operation(&s->crypto, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
             s->crypto.needs_context_login = k->always_authenticate;
     }

@@ -1,10 +1,11 @@
 #!/bin/bash
 # The kyso demo: a virtual token (kyso-vtoken, personalised like a
-# CA-issued token from test-vectors/) seen through a private pcscd. A real
-# client (poppler's pdfsig, through NSS) signs a PDF with the token's
-# signature key through kyso-pkcs11.so, and the signature is checked.
-# Run it with `make demo` (or build-aux/run-demo), which starts it inside
-# tests/with-token.
+# CA-issued token from test-vectors/) seen through a private pcscd — by
+# default the government's bit4id token (variant B), with DEMO_TOKEN=piv a
+# PIV token. A real client (poppler's pdfsig, through NSS) signs a PDF
+# with the token's signature key through kyso-pkcs11.so, and the
+# signature is checked with its certificate chain. Run it with `make demo`
+# (or build-aux/run-demo), which starts it inside tests/with-token.
 set -euo pipefail
 [ -n "${KYSO_VTOKEN_CTL:-}" ] || { echo "run this through: make demo" >&2; exit 2; }
 
@@ -17,7 +18,8 @@ step "The reader and the token, as PC/SC sees them"
 opensc-tool -l
 "$KYSO_VTOKEN" show --state "$KYSO_TOKEN_STATE"
 
-step "kyso-pkcs11.so sees the token"
+step "kyso sees the token"
+"$KYSO_BUILDDIR/tools/kyso" token status
 pkcs11-tool --module "$module" -L | grep -E "Slot|token label|serial|flags"
 
 step "An NSS database with the module (certificates readable without the PIN)"
@@ -25,11 +27,13 @@ certutil -N -d "sql:$work/nssdb" --empty-password
 modutil -dbdir "sql:$work/nssdb" -add kyso -libfile "$module" -mechanisms FRIENDLY -force >/dev/null
 certutil -A -d "sql:$work/nssdb" -n "Test Root" -t "CT,C,C" -i "$KYSO_TEST_PKI/root-ca.pem"
 certutil -A -d "sql:$work/nssdb" -n "Test Issuing CA" -t ",," -i "$KYSO_TEST_PKI/issuing-ca.pem"
-certutil -L -d "sql:$work/nssdb" -h all </dev/null
-label=$(pkcs11-tool --module "$module" -L 2>/dev/null | sed -n 's/^ *token label *: *//p' | head -n1)
-nick="$label:Certificate for Digital Signature"
+certutil -L -d "sql:$work/nssdb" -h all </dev/null | tee "$work/certs.txt"
+# The signing certificate: a token certificate with its key (trust u,u,u);
+# on a PIV token, the one of slot 9C.
+nick=$(grep -E "u,u,u *$" "$work/certs.txt" | sed 's/ *u,u,u *$//' | grep -m1 "Digital Signature" ||
+       grep -E "u,u,u *$" "$work/certs.txt" | sed 's/ *u,u,u *$//' | head -n1)
 
-step "pdfsig signs the document with the 9C key (RSA-2048, a PIN for every signature)"
+step "pdfsig signs the document through kyso-pkcs11.so"
 cp "$KYSO_SRCDIR/test-vectors/documents/quyet-dinh-mau.pdf" "$work/quyet-dinh.pdf"
 # -nss-pwd logs the token in; -kpw is what NSS hands to the key's own
 # (context-specific) login, which "PIN always" asks for before the signature.

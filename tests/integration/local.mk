@@ -5,6 +5,8 @@ INTEGRATION_TESTS = \
 	tests/integration/module-valgrind.sh \
 	tests/integration/module-pkcs11-tool.sh \
 	tests/integration/module-pkcs11-tool-rsa.sh \
+	tests/integration/module-vgca.sh \
+	tests/integration/module-vgca-jcop.sh \
 	tests/integration/vtoken-opensc.sh \
 	tests/integration/vtoken-pin.sh \
 	tests/integration/vtoken-yubico-piv-tool.sh \
@@ -38,3 +40,4 @@ tests_integration_module_stress_CPPFLAGS = $(MODULE_TEST_CPPFLAGS)
 tests_integration_module_stress_LDADD = $(OPENSSL_LIBS) -ldl -lpthread
 tests/integration/module-api.log: tests/integration/module_api pkcs11/kyso-pkcs11.la
 tests/integration/module-stress.log: tests/integration/module_stress pkcs11/kyso-pkcs11.la
+INTEGRATION_TESTS += tests/integration/vtoken-vgca.sh

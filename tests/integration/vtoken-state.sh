@@ -21,7 +21,10 @@ check "no half-written state file is left" bash -c "! ls '$state'.new 2>/dev/nul
 
 # Restart the token from its state file.
 check "control: quit" vtoken_ctl quit
-sleep 0.3
+# Restart only once pcscd has seen the token go, so that "seen" below is
+# the new token and not the old state.
+gone() { for _ in $(seq 50); do timeout 5 pcsc_scan -c -n 2>/dev/null | grep -A3 "Reader 0:" | grep -q "Card removed" && return 0; sleep 0.1; done; return 1; }
+check "the stopped token is seen gone" gone
 "$KYSO_VTOKEN" run --state "$state" --vpcd-port "$KYSO_VPCD_PORT" --control "$KYSO_VTOKEN_CTL" 2>>"$TEST_LOG" &
 vt=$!
 trap 'kill $vt 2>/dev/null; wait $vt 2>/dev/null' EXIT
