@@ -49,4 +49,15 @@ check "kyso cert import --system" kyso cert import "$pki/person-an-sign-rsa3072.
 check "signing works with the system store" p11 --login --pin "$KYSO_TEST_PIN" --sign --id "$id" \
     -m SHA512-RSA-PKCS -i "$T/data" -o "$T/sig2"
 check "that signature verifies" openssl dgst -sha512 -verify "$T/signer.pub" -signature "$T/sig2" "$T/data"
+# Variant A's PIN (reference 03) and PUK (06) through the module.
+check "change the PIN" p11 --login --pin "$KYSO_TEST_PIN" --change-pin --new-pin 13572468
+for pin in 11111111 22222222 33333333; do p11 --login --pin "$pin" -O >/dev/null 2>&1; done
+p11 -T >"$T/T" 2>&1
+check "three wrong PINs block it" grep -q "user PIN locked" "$T/T"
+check "the PUK's tries are known (3 left)" bash -c "! grep -Eq 'SO PIN (count low|final try|locked)' '$T/T'"
+check "the PUK unblocks with a new PIN" p11 --login --login-type so --so-pin "$KYSO_TEST_PUK" --init-pin \
+    --new-pin "$KYSO_TEST_PIN"
+check "and the token signs again" p11 --login --pin "$KYSO_TEST_PIN" --sign --id "$id" -m SHA256-RSA-PKCS \
+    -i "$T/data" -o "$T/sig3"
+check "that signature verifies" openssl dgst -sha256 -verify "$T/signer.pub" -signature "$T/sig3" "$T/data"
 finish
