@@ -913,8 +913,19 @@ static int piv_write_certificate(struct token *t, uint8_t ref, const uint8_t *de
     return rc;
 }
 
+/* YubiKeys say so in their ATR's historical bytes. */
+static bool piv_atr_hint(const uint8_t *atr, size_t len)
+{
+    static const char yubikey[] = "YubiKey";
+    for (size_t i = 0; i + sizeof(yubikey) - 1 <= len; i++)
+        if (memcmp(atr + i, yubikey, sizeof(yubikey) - 1) == 0)
+            return true;
+    return false;
+}
+
 const struct token_edge token_edge_piv = {
     .name = "piv",
+    .atr_hint = piv_atr_hint,
     .caps = TOKEN_CAP_RSA_PSS | TOKEN_CAP_RSA_RAW | TOKEN_CAP_DECRYPT | TOKEN_CAP_EC | TOKEN_CAP_GENERATE |
             TOKEN_CAP_WRITE_CERT,
     .rsa_min_bits = 1024,

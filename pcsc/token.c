@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The government token first: it is what kyso's users hold. */
+/* Without an ATR hint, the government token first: it is what kyso's users hold. */
 static const struct token_edge *const edges[] = {
     &token_edge_vgca,
     &token_edge_piv,
@@ -91,8 +91,18 @@ int token_open(struct token *t, struct pcsc_card *card)
     if (!st.present)
         return PCSC_E_NO_CARD;
     pcsc_card_transport(card, atr_says_extended_length(st.atr, st.atr_len), &t->transport);
-    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
-        t->edge = edges[i];
+    /* Edges that know the ATR are asked first: a card then costs no APDU
+     * spent on the applications it does not have. */
+    const struct token_edge *order[sizeof(edges) / sizeof(edges[0])];
+    size_t n = 0;
+    for (size_t pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+            bool hinted = edges[i]->atr_hint && edges[i]->atr_hint(st.atr, st.atr_len);
+            if (hinted == (pass == 0))
+                order[n++] = edges[i];
+        }
+    for (size_t i = 0; i < n; i++) {
+        t->edge = order[i];
         rc = t->edge->probe(t);
         if (rc == PCSC_OK) {
             rc = t->edge->identify(t, &t->info, t->identity);

@@ -127,6 +127,9 @@ struct token_edge {
     const char *name;
     unsigned caps;                 /* enum token_caps */
     unsigned rsa_min_bits, rsa_max_bits;
+    /* Optional: true when the ATR is one this edge's cards are known to
+     * have. Only orders the probing; recognition is by the probe. */
+    bool (*atr_hint)(const uint8_t *atr, size_t len);
     /* Recognises and selects the card's application; 0 = this edge drives it. */
     int (*probe)(struct token *t);
     /* Identity and description; the identity tells this card from any other
