@@ -214,12 +214,22 @@ bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsi
 struct p11_signature_event {
     const struct p11_slot *slot;
     const struct token_key *key;
+    const char *event;              /* "sign", "decrypt", "derive" */
     CK_MECHANISM_TYPE mechanism;
-    const uint8_t *digest;          /* SHA-256 of what was signed */
+    const uint8_t *digest;          /* SHA-256 of what was signed, or NULL */
     size_t input_len;
 };
 CK_RV p11_policy_decide(const struct p11_signature_event *ev);
+/* Makes the operation's record durable. Not CKR_OK: the result must not
+ * be released (fail closed). */
 CK_RV p11_audit_record(const struct p11_signature_event *ev, CK_RV outcome);
+/* PIN and administrative events (best effort: the card has already acted). */
+void p11_audit_note(const struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
+                    const char *detail);
+
+/* names.c */
+const char *p11_mechanism_name(CK_MECHANISM_TYPE m, char *buf, size_t buflen);
+const char *p11_rv_name(CK_RV rv, char *buf, size_t buflen);
 
 /* util */
 void p11_pad_string(CK_UTF8CHAR *dst, size_t len, const char *src);

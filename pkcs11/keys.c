@@ -270,9 +270,20 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
     }
     rc = p11_slot_finish(slot, rc);
     p11_debug("derive: key %02X: %s", k->ref, pcsc_status_name(rc));
-    if (rc != PCSC_OK) {
+    rv = rc == PCSC_OK ? CKR_OK : rc == PCSC_E_INCORRECT_DATA ? CKR_MECHANISM_PARAM_INVALID : p11_rv_from_pcsc(rc);
+    {
+        /* Recorded whatever the outcome, before the secret can be used. */
+        uint8_t peer_sha[32];
+        unsigned int n = 0;
+        EVP_Digest(point, point_len, peer_sha, &n, EVP_sha256(), NULL);
+        struct p11_signature_event ev = { .slot = slot, .key = k, .event = "derive", .mechanism = CKM_ECDH1_DERIVE,
+                                          .digest = peer_sha, .input_len = point_len };
+        CK_RV recorded = p11_audit_record(&ev, rv);
+        if (rv == CKR_OK && recorded != CKR_OK)
+            rv = recorded;
+    }
+    if (rv != CKR_OK) {
         OPENSSL_cleanse(sec->value, sizeof(sec->value));
-        rv = rc == PCSC_E_INCORRECT_DATA ? CKR_MECHANISM_PARAM_INVALID : p11_rv_from_pcsc(rc);
         goto out;
     }
     /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
@@ -422,6 +433,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
     p11_slot_end(slot);
     rv = p11_rv_from_pcsc(rc);
     p11_debug("C_GenerateKeyPair: slot %02X, %u bits: 0x%lx", ref, bits, rv);
+    p11_audit_note(slot, "keygen", token_find_key(&slot->token, (uint8_t)ref), rv, NULL);
     if (rv == CKR_OK) {
         *phPublicKey = p11_object_handle(slot, OBJ_PUBLIC, (unsigned)ref);
         *phPrivateKey = p11_object_handle(slot, OBJ_PRIVATE, (unsigned)ref);

@@ -12,10 +12,11 @@ pkcs11_kyso_pkcs11_la_SOURCES = \
 	pkcs11/sign.c \
 	pkcs11/keys.c \
 	pkcs11/pipeline.c \
+	pkcs11/names.c \
 	pkcs11/unsupported.c
-pkcs11_kyso_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
+pkcs11_kyso_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)
 pkcs11_kyso_pkcs11_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no-undefined \
 	-Wl,--version-script=$(srcdir)/pkcs11/exports.map -Wl,-z,defs
-pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la policy/libkysopolicy.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
+pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
 EXTRA_DIST += pkcs11/exports.map
 EXTRA_pkcs11_kyso_pkcs11_la_DEPENDENCIES = pkcs11/exports.map

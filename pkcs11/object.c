@@ -862,6 +862,7 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
     if (rv == CKR_OK)
         *phObject = p11_object_handle(slot, OBJ_CERT, ref);
     p11_debug("C_CreateObject: certificate for key %02X: 0x%lx", ref, rv);
+    p11_audit_note(slot, "object_create", token_find_key(&slot->token, ref), rv, "certificate written to the card");
 out:
     X509_free(x);
     p11_slot_unlock(slot);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,22 @@ static CK_RV rv_from_pin_status(int rc)
     return p11_rv_from_pcsc(rc);
 }
 
+/* A PIN refused by the card: the code to return, and the record of it
+ * (a failure, or the lock-out when it was the last try). */
+static CK_RV pin_failed(struct p11_slot *slot, int rc, int tries, const char *which)
+{
+    CK_RV rv = rc == PCSC_E_WRONG_PIN && tries == 0 ? CKR_PIN_LOCKED : rv_from_pin_status(rc);
+    char detail[96];
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
+        if (tries >= 0)
+            snprintf(detail, sizeof(detail), "%s: %d tries left", which, tries);
+        else
+            snprintf(detail, sizeof(detail), "%s", which);
+        p11_audit_note(slot, rv == CKR_PIN_LOCKED ? "pin_locked" : "pin_failure", NULL, rv, detail);
+    }
+    return rv;
+}
+
 static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE type, const uint8_t *pin, size_t len)
 {
     int rc, tries;
@@ -193,10 +210,8 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
         rc = p11_slot_finish(slot, rc);
         p11_debug("C_Login(USER): %s", pcsc_status_name(rc));
-        if (rc == PCSC_E_WRONG_PIN && tries == 0)
-            return CKR_PIN_LOCKED; /* that was the last try */
         if (rc != PCSC_OK)
-            return rv_from_pin_status(rc);
+            return pin_failed(slot, rc, tries, "user PIN");
         slot->logged_in = true;
         slot->login = CKU_USER;
         if (p11.pin_cache)
@@ -254,10 +269,8 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
         rc = p11_slot_finish(slot, rc);
         p11_debug("C_Login(CONTEXT_SPECIFIC, %zu-byte PIN): %s", len, pcsc_status_name(rc));
-        if (rc == PCSC_E_WRONG_PIN && tries == 0)
-            return CKR_PIN_LOCKED;
         if (rc != PCSC_OK)
-            return rv_from_pin_status(rc);
+            return pin_failed(slot, rc, tries, "user PIN (for one operation)");
         if (!p11_secret_set(&op->context_pin, pin, len))
             return CKR_HOST_MEMORY;
         op->needs_context_login = false;
@@ -342,6 +355,7 @@ CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPin
         p11_slot_end(slot);
         p11_debug("C_InitPIN: %s", pcsc_status_name(rc));
         rv = rv_from_pin_status(rc);
+        p11_audit_note(slot, "pin_unblock", NULL, rv, "user PIN unblocked with the PUK");
     }
     p11_slot_unlock(slot);
     return rv;
@@ -367,6 +381,7 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
         p11_slot_end(slot);
         p11_debug("C_SetPIN(%s): %s", ref == TOKEN_PIN_SO ? "SO" : "user", pcsc_status_name(rc));
         rv = rv_from_pin_status(rc);
+        p11_audit_note(slot, "pin_change", NULL, rv, ref == TOKEN_PIN_SO ? "PUK changed" : "user PIN changed");
         if (rv == CKR_OK && ref == TOKEN_PIN_USER && slot->user_pin.data)
             p11_secret_set(&slot->user_pin, pNewPin, ulNewLen);
         if (rv == CKR_OK && ref == TOKEN_PIN_SO)

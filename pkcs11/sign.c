@@ -422,6 +422,8 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
                 s->checked_keys[k->ref / 8] |= (uint8_t)(1u << (k->ref % 8));
             }
         }
+        if (rv == CKR_OK && sig_len != need)
+            rv = CKR_DEVICE_ERROR;
         /* The record is made before the signature leaves; no record, no signature. */
         CK_RV recorded = p11_audit_record(&ev, rv);
         if (rv == CKR_OK && recorded != CKR_OK)
@@ -792,6 +794,15 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
             rc = p11_slot_finish(slot, rc);
             rv = rc == PCSC_E_INCORRECT_DATA ? CKR_ENCRYPTED_DATA_INVALID : rv_from_card(rc);
         }
+        /* Recorded whatever the outcome, before any plain text leaves. */
+        uint8_t in_sha[32];
+        unsigned int in_sha_len = 0;
+        EVP_Digest(op->buffer, op->buffer_len, in_sha, &in_sha_len, EVP_sha256(), NULL);
+        struct p11_signature_event ev = { .slot = slot, .key = k, .event = "decrypt", .mechanism = op->mechanism,
+                                          .digest = in_sha, .input_len = op->buffer_len };
+        CK_RV recorded = p11_audit_record(&ev, rv);
+        if (rv == CKR_OK && recorded != CKR_OK)
+            rv = recorded;
         int n = -1;
         if (rv == CKR_OK) {
             if (op->mechanism == CKM_RSA_X_509) {

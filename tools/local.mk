@@ -19,7 +19,8 @@ tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 # kyso: the command-line tool (calls the layers, duplicates none of them).
 bin_PROGRAMS += tools/kyso
 tools_kyso_SOURCES = tools/cli/kyso.c
-tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la $(OPENSSL_LIBS) $(PCSC_LIBS)
+tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).

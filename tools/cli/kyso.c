@@ -7,12 +7,14 @@
  * One clear line per error on stderr, exit status non-zero. */
 #include "config.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
 #include "policy/certstore.h"
@@ -23,6 +25,9 @@ static void usage(FILE *f)
           "  kyso token status\n"
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
+          "  kyso audit init [--log FILE] [--key-out FILE]\n"
+          "  kyso audit verify [--log FILE]... --key FILE [--checkpoint SEQ:HASH]\n"
+          "  kyso audit rotate [--log FILE] ARCHIVE\n"
           "  kyso --version\n",
           f);
 }
@@ -187,6 +192,137 @@ static int cmd_cert(int argc, char **argv)
     return 2;
 }
 
+#define DEFAULT_LOG "/var/log/kyso/audit.log"
+
+/* The log: --log, else KYSO_AUDIT_LOG, else file:PATH in KYSO_AUDIT, else the host's. */
+static const char *default_log(void)
+{
+    const char *v = getenv("KYSO_AUDIT_LOG");
+    if (v && *v)
+        return v;
+    v = getenv("KYSO_AUDIT");
+    if (v && strncmp(v, "file:", 5) == 0 && v[5])
+        return v + 5;
+    return DEFAULT_LOG;
+}
+
+static int cmd_audit_init(int argc, char **argv)
+{
+    const char *log = default_log(), *key_out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+            log = argv[++i];
+        else if (strcmp(argv[i], "--key-out") == 0 && i + 1 < argc)
+            key_out = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    uint8_t key[AUDIT_KEY_LEN];
+    char err[600], hex[2 * AUDIT_KEY_LEN + 1];
+    if (audit_chain_init(log, key, err, sizeof(err)) != 0)
+        return fail(err);
+    audit_hex(key, sizeof(key), hex);
+    OPENSSL_cleanse(key, sizeof(key));
+    if (key_out) {
+        FILE *f = fopen(key_out, "wx");
+        if (!f || fprintf(f, "%s\n", hex) < 0 || fclose(f) != 0) {
+            OPENSSL_cleanse(hex, sizeof(hex));
+            return fail("cannot write the key file (it must not exist yet)");
+        }
+        printf("audit log %s created; the auditor's key is in %s\n", log, key_out);
+    } else {
+        /* Shown once, in groups, to be printed and kept by the auditor. */
+        printf("audit log %s created.\nThe auditor's key (shown once; keep it offline):\n\n   ", log);
+        for (size_t i = 0; i < 2 * AUDIT_KEY_LEN; i += 8)
+            printf("%.8s%s", hex + i, i + 8 < 2 * AUDIT_KEY_LEN ? (i % 32 == 24 ? "\n   " : " ") : "\n\n");
+    }
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return 0;
+}
+
+static int cmd_audit_verify(int argc, char **argv)
+{
+    const char *files[64], *key_file = NULL, *checkpoint = NULL;
+    size_t n = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--log") == 0 && i + 1 < argc && n < 64)
+            files[n++] = argv[++i];
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            key_file = argv[++i];
+        else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc)
+            checkpoint = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!key_file)
+        return fail("verify needs the auditor's key: --key FILE");
+    if (n == 0)
+        files[n++] = default_log();
+    uint8_t key[AUDIT_KEY_LEN];
+    char err[600];
+    if (audit_read_key_file(key_file, key, err, sizeof(err)) != 0)
+        return fail(err);
+    struct audit_verify_result res;
+    int rc = audit_verify_files(files, n, key, checkpoint, &res);
+    OPENSSL_cleanse(key, sizeof(key));
+    char hash[2 * AUDIT_HASH_LEN + 1];
+    audit_hex(res.last_hash, sizeof(res.last_hash), hash);
+    if (rc != 0) {
+        printf("BROKEN at record %llu (%s line %zu): %s\n", (unsigned long long)res.bad_seq, res.bad_file,
+               res.bad_line, res.reason);
+        printf("%llu records before it verify\n", (unsigned long long)res.records);
+        return 1;
+    }
+    printf("OK: %llu records; checkpoint %llu:%s\n", (unsigned long long)res.records,
+           (unsigned long long)res.last_seq, hash);
+    return 0;
+}
+
+static int cmd_audit_rotate(int argc, char **argv)
+{
+    const char *log = default_log(), *archive = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+            log = argv[++i];
+        else if (!archive)
+            archive = argv[i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!archive) {
+        usage(stderr);
+        return 2;
+    }
+    struct audit_writer *w;
+    char err[600];
+    if (audit_writer_open(log, &w, err, sizeof(err)) != 0)
+        return fail(err);
+    int rc = audit_writer_rotate(w, archive, err, sizeof(err));
+    audit_writer_close(w);
+    if (rc != 0)
+        return fail(err);
+    printf("%s archived as %s; the chain goes on in %s\n", log, archive, log);
+    return 0;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "init") == 0)
+        return cmd_audit_init(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return cmd_audit_verify(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "rotate") == 0)
+        return cmd_audit_rotate(argc, argv);
+    usage(stderr);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -205,6 +341,8 @@ int main(int argc, char **argv)
         return cmd_token_status();
     if (strcmp(argv[1], "cert") == 0)
         return cmd_cert(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }

@@ -1,0 +1,92 @@
+/* The audit trail: records, the chained and forward-secure log, its
+ * writer, its verifier, and the sinks the module writes through. The
+ * schema and the integrity scheme are described in audit/README.md. */
+#ifndef KYSO_AUDIT_AUDIT_H
+#define KYSO_AUDIT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AUDIT_KEY_LEN 32
+#define AUDIT_HASH_LEN 32
+#define AUDIT_MAX_LINE 8192
+
+/* What happened (filled by the module or a tool). */
+struct audit_event {
+    const char *event;             /* "sign", "refusal", "pin_failure", ... */
+    const char *reader, *token;    /* PC/SC reader, token serial */
+    const char *key;               /* key reference, hex ("9C") */
+    const uint8_t *cert_der;       /* the key's certificate, or NULL */
+    size_t cert_len;
+    const char *mechanism;         /* "CKM_SHA256_RSA_PKCS" */
+    bool has_input;
+    size_t input_len;
+    const uint8_t *input_sha256;   /* 32 bytes, or NULL */
+    const char *outcome;           /* "CKR_OK", ... */
+    const char *rule, *detail;     /* refusals: "M4", a short explanation */
+};
+
+/* Who did it. The module fills it from its own process; kyso-auditd from
+ * the kernel's peer credentials, never from the client. */
+struct audit_identity {
+    char host[256];
+    char user[64];
+    long uid;
+    long pid;
+    char exe[512];
+    char program[128];
+};
+void audit_identity_self(struct audit_identity *id);
+void audit_identity_of(pid_t pid, uid_t uid, struct audit_identity *id);
+
+/* ---- the log writer (the file sink and kyso-auditd) ---- */
+struct audit_writer;
+
+/* Creates a new chain at log_path (which must not exist): the auditor's
+ * key K(0) goes to key_out, the state file to log_path.state, and the
+ * first record (log_start). Returns 0 or -1 with a reason. */
+int audit_chain_init(const char *log_path, uint8_t key_out[AUDIT_KEY_LEN], char *err, size_t errlen);
+
+/* Opens an existing chain for appending. */
+int audit_writer_open(const char *log_path, struct audit_writer **w, char *err, size_t errlen);
+/* Appends n records under the chain's lock and makes them durable with one
+ * flush (group commit). On failure nothing of them counts as written. */
+int audit_writer_append(struct audit_writer *w, const struct audit_event *const *events,
+                        const struct audit_identity *const *who, size_t n, char *err, size_t errlen);
+/* Starts a new file at new_path continuing the chain (log_continue); the
+ * writer then appends there. */
+int audit_writer_rotate(struct audit_writer *w, const char *new_path, char *err, size_t errlen);
+void audit_writer_close(struct audit_writer *w);
+
+/* ---- verification ---- */
+struct audit_verify_result {
+    uint64_t records;              /* records checked */
+    uint64_t last_seq;
+    uint8_t last_hash[AUDIT_HASH_LEN];
+    uint64_t bad_seq;              /* the first broken record, 0 if none */
+    size_t bad_line;               /* its line number in bad_file */
+    const char *bad_file;
+    char reason[256];
+};
+
+/* Verifies the files (in chain order) with the auditor's key. checkpoint
+ * ("SEQ:HASH", or NULL) is what the auditor saw last: the log must still
+ * hold that record, unchanged. Returns 0 when everything holds. */
+int audit_verify_files(const char *const *files, size_t n, const uint8_t key0[AUDIT_KEY_LEN], const char *checkpoint,
+                       struct audit_verify_result *res);
+
+/* ---- the sinks the module writes through (KYSO_AUDIT) ---- */
+/* Makes the record durable in the configured sink. Returns 0, or -1 with a
+ * reason (then the caller must not release what the record is about). */
+int audit_submit(const struct audit_event *ev, char *err, size_t errlen);
+/* True when KYSO_AUDIT=off (benchmarks only). */
+bool audit_disabled(void);
+
+/* ---- helpers shared by the tools ---- */
+void audit_hex(const uint8_t *in, size_t len, char *out);       /* out: 2*len+1 */
+bool audit_unhex(const char *hex, uint8_t *out, size_t len);      /* exactly 2*len digits */
+int audit_read_key_file(const char *path, uint8_t key[AUDIT_KEY_LEN], char *err, size_t errlen);
+
+#endif

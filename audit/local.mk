@@ -1,0 +1,14 @@
+# audit/: records, the chained forward-secure log, its writer and verifier,
+# the sinks (kyso-auditd or the file). Shared by the module and the tools.
+noinst_LTLIBRARIES += audit/libkysoaudit.la
+audit_libkysoaudit_la_SOURCES = \
+	audit/audit.h audit/internal.h \
+	audit/record.c \
+	audit/chain.c \
+	audit/writer.c \
+	audit/verify.c \
+	audit/protocol.c audit/protocol.h \
+	audit/sink.c
+audit_libkysoaudit_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+audit_libkysoaudit_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS) -lpthread
+EXTRA_DIST += audit/README.md

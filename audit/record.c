@@ -1,0 +1,223 @@
+/* The audit trail: who called (identity) and the text of a record. */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "audit/internal.h"
+
+static void fill_user(uid_t uid, struct audit_identity *id)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    id->uid = (long)uid;
+    if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+        snprintf(id->user, sizeof(id->user), "%s", res->pw_name);
+    else
+        snprintf(id->user, sizeof(id->user), "%ld", (long)uid);
+}
+
+void audit_identity_of(pid_t pid, uid_t uid, struct audit_identity *id)
+{
+    char link[64];
+    memset(id, 0, sizeof(*id));
+    gethostname(id->host, sizeof(id->host) - 1);
+    fill_user(uid, id);
+    id->pid = (long)pid;
+    snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+    ssize_t n = readlink(link, id->exe, sizeof(id->exe) - 1);
+    id->exe[n > 0 ? n : 0] = '\0';
+    snprintf(link, sizeof(link), "/proc/%ld/comm", (long)pid);
+    FILE *f = fopen(link, "re");
+    if (f) {
+        if (fgets(id->program, sizeof(id->program), f))
+            id->program[strcspn(id->program, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+void audit_identity_self(struct audit_identity *id)
+{
+    audit_identity_of(getpid(), getuid(), id);
+}
+
+void audit_hex(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+bool audit_unhex(const char *hex, uint8_t *out, size_t len)
+{
+    if (strlen(hex) != 2 * len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + k];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= (unsigned)(c - 'A' + 10);
+            else
+                return false;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static void add_string(json_object *o, const char *name, const char *v)
+{
+    if (v && *v)
+        json_object_object_add(o, name, json_object_new_string(v));
+}
+
+static char *name_text(X509_NAME *name)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL;
+    if (!b)
+        return NULL;
+    if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        out = malloc((size_t)n + 1);
+        if (out) {
+            memcpy(out, data, (size_t)n);
+            out[n] = '\0';
+        }
+    }
+    BIO_free(b);
+    return out;
+}
+
+/* The certificate's identity: fingerprint, serial, subject (with the
+ * holder's title), issuer, organisation, validity end. */
+static json_object *certificate_object(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    json_object *o = json_object_new_object();
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    char hex[2 * 64 + 1], text[256];
+
+    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) == 1) {
+        audit_hex(md, mdlen, hex);
+        add_string(o, "sha256", hex);
+    }
+    if (!x)
+        return o;
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+    if (serial && serial->length > 0 && serial->length <= 64) {
+        audit_hex(serial->data, (size_t)serial->length, hex);
+        add_string(o, "serial", hex);
+    }
+    char *s = name_text(X509_get_subject_name(x));
+    add_string(o, "subject", s);
+    free(s);
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_title, text, sizeof(text)) > 0)
+        add_string(o, "title", text);
+    s = name_text(X509_get_issuer_name(x));
+    add_string(o, "issuer", s);
+    free(s);
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_organizationName, text, sizeof(text)) > 0)
+        add_string(o, "organization", text);
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
+        snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        add_string(o, "not_after", text);
+    }
+    X509_free(x);
+    return o;
+}
+
+void audit_now(char out[48])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 48 - n, ".%03dZ", (int)((ts.tv_nsec / 1000000) % 1000));
+}
+
+/* The record's fields up to and including "prev", as a JSON object. */
+json_object *audit_record_object(const struct audit_event *ev, const struct audit_identity *who, uint64_t seq,
+                                 const char *log_id)
+{
+    json_object *o = json_object_new_object();
+    char time[48];
+    audit_now(time);
+    json_object_object_add(o, "v", json_object_new_int(1));
+    json_object_object_add(o, "seq", json_object_new_int64((int64_t)seq));
+    add_string(o, "time", time);
+    add_string(o, "event", ev->event);
+    if (who) {
+        add_string(o, "host", who->host);
+        add_string(o, "user", who->user);
+        json_object_object_add(o, "uid", json_object_new_int64(who->uid));
+        json_object_object_add(o, "pid", json_object_new_int64(who->pid));
+        add_string(o, "exe", who->exe);
+        add_string(o, "program", who->program);
+    }
+    add_string(o, "module", PACKAGE_VERSION);
+    add_string(o, "reader", ev->reader);
+    add_string(o, "token", ev->token);
+    add_string(o, "key", ev->key);
+    if (ev->cert_der && ev->cert_len)
+        json_object_object_add(o, "cert", certificate_object(ev->cert_der, ev->cert_len));
+    add_string(o, "mechanism", ev->mechanism);
+    if (ev->has_input) {
+        json_object_object_add(o, "input_len", json_object_new_int64((int64_t)ev->input_len));
+        if (ev->input_sha256) {
+            char hex[65];
+            audit_hex(ev->input_sha256, 32, hex);
+            add_string(o, "input_sha256", hex);
+        }
+    }
+    add_string(o, "outcome", ev->outcome);
+    add_string(o, "rule", ev->rule);
+    add_string(o, "detail", ev->detail);
+    add_string(o, "log_id", log_id);
+    return o;
+}
+
+/* The line: the object's fields, "prev", then ,"mac":"…"} sealing all
+ * that comes before it. Returns the length, or 0 if it does not fit. */
+size_t audit_seal_line(json_object *o, const uint8_t prev[AUDIT_HASH_LEN], const uint8_t key[AUDIT_KEY_LEN],
+                       char *out, size_t cap)
+{
+    char hex[2 * AUDIT_HASH_LEN + 1];
+    audit_hex(prev, AUDIT_HASH_LEN, hex);
+    json_object_object_add(o, "prev", json_object_new_string(hex));
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t n = strlen(text);
+    /* Room for ,"mac":"<64>"} and the newline. */
+    if (n < 2 || text[n - 1] != '}' || n - 1 + 8 + 64 + 3 > cap)
+        return 0;
+    memcpy(out, text, n - 1);
+    size_t body = n - 1;
+    uint8_t mac[AUDIT_HASH_LEN];
+    audit_mac(key, (const uint8_t *)out, body, mac);
+    audit_hex(mac, sizeof(mac), hex);
+    int w = snprintf(out + body, cap - body, ",\"mac\":\"%s\"}\n", hex);
+    return w > 0 ? body + (size_t)w : 0;
+}
