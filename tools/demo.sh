@@ -46,8 +46,11 @@ pdfsig -nssdir "sql:$work/nssdb" "$work/quyet-dinh-signed.pdf" | tee "$work/veri
 grep -q "Signature is Valid" "$work/verify.txt"
 grep -q "Certificate is Trusted" "$work/verify.txt"
 
+step "The audit trail: the record of that signature, made durable before pdfsig got it"
+grep '"event":"sign"' "$KYSO_AUDIT_LOG" | tail -n 1 | sed 's/,"prev":.*//; s/$/ …}/'
+
+step "kyso audit verify: the chain and the forward-secure MACs, with the auditor's key"
+"$KYSO_BUILDDIR/tools/kyso" audit verify --log "$KYSO_AUDIT_LOG" --key "$KYSO_AUDIT_KEY"
+
 step "What the token did"
 "$KYSO_VTOKEN" ctl --control "$KYSO_VTOKEN_CTL" stats
-echo
-echo "The audit trail of this signature comes with kyso's audit layer; until then the"
-echo "module's debug log (KYSO_DEBUG=1) shows the record it would make."
