@@ -523,11 +523,17 @@ static int vgca_verify(struct token *t, enum token_pin_ref ref, const uint8_t *p
     return rc != PCSC_OK ? rc : pcsc_status_from_sw(sw, tries_left);
 }
 
+/* No "log out" command is known for these cards: the PIN stays verified
+ * until the card is reset. So logging out resets the card (other
+ * applications see the reset and log in again) and selects the
+ * application again. */
 static int vgca_logout(struct token *t)
 {
-    /* No "log out" is known for these cards: the PIN stays verified until
-     * the card is reset, which the module's session end does not do. */
-    return PCSC_OK;
+    struct vgca_state *s = state_of(t);
+    int rc = pcsc_reconnect(t->card, true);
+    if (rc == PCSC_OK)
+        rc = select_aid(t, s->aid, s->aid_len);
+    return rc;
 }
 
 static int two_secrets(struct token *t, uint8_t ins, uint8_t ref, const uint8_t *a, size_t alen, const uint8_t *b,

@@ -345,6 +345,31 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
     return CKR_OK;
 }
 
+/* An application that exits without C_Finalize (NSS when its shutdown
+ * fails, libp11's engine) would leave the card logged in for whoever comes
+ * next: pcscd resets a card only for a client that held a transaction.
+ * When the module is unloaded still initialised by this very process, the
+ * cards are logged out. Library destructors run after the application's
+ * atexit handlers, so nothing calls the module afterwards. */
+__attribute__((destructor)) static void logout_on_unload(void)
+{
+    if (!p11.initialized || p11.pid != getpid() || atomic_load(&fork_count) != fork_count_at_init)
+        return;
+    for (size_t i = 0; i < p11.nslots; i++) {
+        struct p11_slot *slot = &p11.slots[i];
+        if (!slot->token_ready || !slot->logged_in)
+            continue;
+        if (pcsc_begin_transaction(&slot->card) == PCSC_OK) {
+            slot->token.edge->logout(&slot->token);
+            pcsc_end_transaction(&slot->card);
+        }
+        p11_secret_clear(&slot->user_pin);
+        p11_secret_clear(&slot->so_secret);
+        slot->logged_in = false;
+    }
+    p11.initialized = false;
+}
+
 CK_RV C_GetInfo(CK_INFO_PTR pInfo)
 {
     CK_RV rv = p11_check_initialized();

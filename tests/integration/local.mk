@@ -12,7 +12,10 @@ INTEGRATION_TESTS = \
 	tests/integration/vtoken-yubico-piv-tool.sh \
 	tests/integration/vtoken-ykcs11.sh \
 	tests/integration/vtoken-hotplug.sh \
-	tests/integration/vtoken-state.sh
+	tests/integration/vtoken-state.sh \
+	tests/integration/module-nss.sh \
+	tests/integration/module-openssl.sh \
+	tests/integration/module-gnutls.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token
 
