@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <syslog.h>
 
 #include "audit/audit.h"
 #include "pkcs11/internal.h"
@@ -48,6 +49,10 @@ CK_RV p11_audit_record(const struct p11_signature_event *ev, CK_RV outcome)
         return CKR_OK;
     }
     if (audit_submit(&a, err, sizeof(err)) != 0) {
+        /* The administrator must learn of it: syslog, as the module has no
+         * output of its own. */
+        syslog(LOG_AUTHPRIV | LOG_ERR, "kyso: cannot record a %s (key %s): %s; the result was withheld", a.event, ref,
+               err);
         p11_debug("audit: cannot record the %s: %s: the result is withheld", a.event, err);
         return CKR_FUNCTION_FAILED;
     }
