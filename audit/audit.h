@@ -52,12 +52,15 @@ int audit_chain_init(const char *log_path, uint8_t key_out[AUDIT_KEY_LEN], char 
 /* Opens an existing chain for appending. */
 int audit_writer_open(const char *log_path, struct audit_writer **w, char *err, size_t errlen);
 /* Appends n records under the chain's lock and makes them durable with one
- * flush (group commit). On failure nothing of them counts as written. */
+ * flush (group commit); a record longer than AUDIT_MAX_LINE is refused
+ * (and with it the batch). On failure the records may still be in the log
+ * (when only the state could not be written: the next writer adopts them),
+ * but the caller must act as if they were not: release nothing. */
 int audit_writer_append(struct audit_writer *w, const struct audit_event *const *events,
                         const struct audit_identity *const *who, size_t n, char *err, size_t errlen);
-/* Starts a new file at new_path continuing the chain (log_continue); the
- * writer then appends there. */
-int audit_writer_rotate(struct audit_writer *w, const char *new_path, char *err, size_t errlen);
+/* Renames the current log to archive_path and starts a new file at the
+ * log's path that continues the chain (log_continue). */
+int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *err, size_t errlen);
 void audit_writer_close(struct audit_writer *w);
 
 /* ---- verification ---- */

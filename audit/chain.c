@@ -137,7 +137,12 @@ int audit_state_write(int fd, const struct audit_state *st)
     encode_slot(st, g, slot);
     ssize_t n = pwrite(fd, slot, SLOT_SIZE, (off_t)(g % 2) * SLOT_SIZE);
     OPENSSL_cleanse(slot, sizeof(slot));
-    if (n != SLOT_SIZE)
+    if (n != SLOT_SIZE || fdatasync(fd) != 0)
         return -1;
-    return fdatasync(fd) == 0 ? 0 : -1;
+    /* The new slot is durable: the other one holds the previous key, with
+     * which the last records could be sealed again. Destroy it. */
+    memset(slot, 0, sizeof(slot));
+    if (pwrite(fd, slot, SLOT_SIZE, (off_t)((g + 1) % 2) * SLOT_SIZE) != SLOT_SIZE || fdatasync(fd) != 0)
+        return -1;
+    return 0;
 }

@@ -25,6 +25,7 @@ int audit_state_read(int fd, struct audit_state *st);
 int audit_state_write(int fd, const struct audit_state *st);
 
 /* record.c */
+bool audit_unhex_lower(const char *hex, uint8_t *out, size_t len); /* lowercase digits only */
 void audit_now(char out[48]);
 json_object *audit_record_object(const struct audit_event *ev, const struct audit_identity *who, uint64_t seq,
                                  const char *log_id);

@@ -59,6 +59,16 @@ void audit_hex(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
+bool audit_unhex_lower(const char *hex, uint8_t *out, size_t len)
+{
+    /* The writer's own form only: one text, one value (a verifier that
+     * took "A" for "a" would let a changed byte pass). */
+    for (size_t i = 0; i < 2 * len; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return false;
+    return audit_unhex(hex, out, len);
+}
+
 bool audit_unhex(const char *hex, uint8_t *out, size_t len)
 {
     if (strlen(hex) != 2 * len)

@@ -89,7 +89,7 @@ int audit_verify_files(const char *const *files, size_t nfiles, const uint8_t ke
             memcpy(hex, line + body + sizeof(mac_tag) - 1, 64);
             hex[64] = '\0';
             if (memcmp(line + body, mac_tag, sizeof(mac_tag) - 1) != 0 || memcmp(line + len - 2, "\"}", 2) != 0 ||
-                !audit_unhex(hex, want, sizeof(want))) {
+                !audit_unhex_lower(hex, want, sizeof(want))) {
                 rc = broken(res, files[f], lineno, seq, "the record's seal is malformed");
                 break;
             }
@@ -105,7 +105,7 @@ int audit_verify_files(const char *const *files, size_t nfiles, const uint8_t ke
                 break;
             }
             memcpy(hex, line + body - 1 - 64, 64);
-            if (!audit_unhex(hex, want, sizeof(want)) || CRYPTO_memcmp(want, prev, sizeof(prev)) != 0) {
+            if (!audit_unhex_lower(hex, want, sizeof(want)) || CRYPTO_memcmp(want, prev, sizeof(prev)) != 0) {
                 rc = broken(res, files[f], lineno, seq, "the chain is broken (the previous record is not this one's)");
                 break;
             }

@@ -65,7 +65,7 @@ static bool adopt_line(struct audit_state *st, const char *line, size_t len)
     hex[64] = '\0';
     char seq_text[32];
     int m = snprintf(seq_text, sizeof(seq_text), "{\"v\":1,\"seq\":%llu,", (unsigned long long)st->next_seq);
-    if (!audit_unhex(hex, want, sizeof(want)) || m <= 0 || (size_t)m > body ||
+    if (!audit_unhex_lower(hex, want, sizeof(want)) || m <= 0 || (size_t)m > body ||
         memcmp(line, seq_text, (size_t)m) != 0)
         return false;
     audit_mac(st->key, (const uint8_t *)line, body, mac);
@@ -145,7 +145,10 @@ static size_t seal_records(struct audit_state *st, const struct audit_event *con
         bool chain_record = strcmp(events[i]->event, "log_start") == 0 || strcmp(events[i]->event, "log_continue") == 0;
         json_object *o = audit_record_object(events[i], who ? who[i] : NULL, st->next_seq,
                                              chain_record ? st->log_id : NULL);
-        size_t m = audit_seal_line(o, st->prev, st->key, buf + len, cap - len);
+        /* One line each at most AUDIT_MAX_LINE: longer lines would not
+         * verify (nor fit a reader's line buffer). */
+        size_t room = cap - len < AUDIT_MAX_LINE ? cap - len : AUDIT_MAX_LINE;
+        size_t m = audit_seal_line(o, st->prev, st->key, buf + len, room);
         json_object_put(o);
         if (m == 0) {
             free(buf);
@@ -174,6 +177,28 @@ static void to_syslog(const char *buf, size_t len)
     }
 }
 
+/* Another writer may have rotated the log (renamed it and started a new
+ * one at the same path): then the file this writer holds is the archive,
+ * and the log is reopened. Called with the lock held. */
+static int follow_rotation(struct audit_writer *w, char *err, size_t errlen)
+{
+    struct stat held, named;
+    if (fstat(w->log_fd, &held) != 0 || stat(w->log_path, &named) != 0) {
+        snprintf(err, errlen, "cannot stat %s: %s", w->log_path, strerror(errno));
+        return -1;
+    }
+    if (held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+        return 0;
+    int fd = open(w->log_path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", w->log_path, strerror(errno));
+        return -1;
+    }
+    close(w->log_fd);
+    w->log_fd = fd;
+    return 0;
+}
+
 static int append_locked(struct audit_writer *w, const struct audit_event *const *events,
                          const struct audit_identity *const *who, size_t n, char *err, size_t errlen)
 {
@@ -181,6 +206,8 @@ static int append_locked(struct audit_writer *w, const struct audit_event *const
     char *buf = NULL;
     int rc = -1;
 
+    if (follow_rotation(w, err, errlen) != 0)
+        return -1;
     if (audit_state_read(w->state_fd, &st) != 0) {
         snprintf(err, errlen, "%s.state is damaged or missing", w->log_path);
         return -1;
@@ -363,7 +390,7 @@ int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
-    if (audit_state_read(w->state_fd, &st) != 0) {
+    if (follow_rotation(w, err, errlen) != 0 || audit_state_read(w->state_fd, &st) != 0) {
         snprintf(err, errlen, "%s.state is damaged or missing", w->log_path);
         goto out;
     }

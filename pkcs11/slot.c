@@ -94,10 +94,16 @@ static CK_RV open_card(struct p11_slot *slot)
     if (rc != PCSC_OK)
         return p11_rv_from_pcsc(rc);
     slot->connected = true;
-    rc = pcsc_begin_transaction(&slot->card);
-    if (rc == PCSC_OK) {
-        rc = token_open(&slot->token, &slot->card);
-        pcsc_end_transaction(&slot->card);
+    /* Another application may reset the card at any moment (the
+     * government token logs out that way): reconnect and try again. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = pcsc_begin_transaction(&slot->card);
+        if (rc == PCSC_OK) {
+            rc = token_open(&slot->token, &slot->card);
+            pcsc_end_transaction(&slot->card);
+        }
+        if (rc != PCSC_E_CARD_RESET || pcsc_reconnect(&slot->card, false) != PCSC_OK)
+            break;
     }
     if (rc != PCSC_OK) {
         p11_debug("slot %lu: card not usable: %s", slot->id, pcsc_status_name(rc));

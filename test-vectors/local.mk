@@ -36,3 +36,4 @@ EXTRA_DIST += \
 	test-vectors/pki/root-empty.crl.pem
 # END pki
 EXTRA_DIST += test-vectors/documents/quyet-dinh-mau.pdf
+EXTRA_DIST += test-vectors/audit/usage-2026.jsonl

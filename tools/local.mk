@@ -18,9 +18,9 @@ tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 
 # kyso: the command-line tool (calls the layers, duplicates none of them).
 bin_PROGRAMS += tools/kyso
-tools_kyso_SOURCES = tools/cli/kyso.c
+tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmds.h
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
-tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
+tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
@@ -31,3 +31,11 @@ demo: all
 		KYSO_MODULE='$(abs_top_builddir)/pkcs11/.libs/kyso-pkcs11.so' \
 		$(BASH) $(srcdir)/tests/with-token $(DEMO_TOKEN) -- $(BASH) $(srcdir)/tools/demo.sh
 .PHONY: demo
+
+# kyso-auditd: the host's audit daemon (writes the log for every local
+# process's module; identity from SO_PEERCRED), and its systemd units.
+sbin_PROGRAMS = tools/kyso-auditd
+tools_kyso_auditd_SOURCES = tools/auditd/main.c tools/auditd/server.c tools/auditd/auditd.h
+tools_kyso_auditd_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tools_kyso_auditd_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
+EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket

@@ -8,3 +8,17 @@ EXTRA_DIST += tests/bench/run-bench.sh
 bench: all
 	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' $(BASH) $(srcdir)/tests/bench/run-bench.sh
 .PHONY: bench
+
+# The audit trail: signatures/s with it on and off, verification speed
+# (`make bench-audit`, on the build without sanitizers).
+noinst_PROGRAMS += tests/bench/audit_bench
+tests_bench_audit_bench_SOURCES = tests/bench/audit_bench.c \
+	tests/integration/p11_client.c tests/integration/p11_client.h
+tests_bench_audit_bench_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
+tests_bench_audit_bench_LDADD = audit/libkysoaudit.la $(OPENSSL_LIBS) -ldl -lpthread
+EXTRA_DIST += tests/bench/run-audit-bench.sh
+
+bench-audit: all
+	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' $(BASH) $(srcdir)/tests/bench/run-audit-bench.sh
+.PHONY: bench-audit
+EXTRA_DIST += tests/bench/audit-report-bench.sh

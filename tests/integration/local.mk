@@ -44,3 +44,44 @@ tests_integration_module_stress_LDADD = $(OPENSSL_LIBS) -ldl -lpthread
 tests/integration/module-api.log: tests/integration/module_api pkcs11/kyso-pkcs11.la
 tests/integration/module-stress.log: tests/integration/module_stress pkcs11/kyso-pkcs11.la
 INTEGRATION_TESTS += tests/integration/vtoken-vgca.sh
+# kyso-auditd with real signatures through the module; audit_client speaks
+# (and breaks) the daemon's wire format.
+INTEGRATION_TESTS += tests/integration/audit-daemon.sh
+check_PROGRAMS += tests/integration/audit_client
+tests_integration_audit_client_SOURCES = tests/integration/audit_client.c
+tests/integration/audit-daemon.log: tests/integration/audit_client tools/kyso-auditd tools/kyso pkcs11/kyso-pkcs11.la
+
+# The audit trail (audit/, kyso-pkcs11.so's records): acceptance tests.
+# audit-mutation: random damage to a log is always found (no token);
+# audit-concurrency, audit-crash, audit-fail-closed: kyso-pkcs11.so's
+# records on kyso-vtoken (processes x threads, one record per signature;
+# SIGKILL while signing; no signature without a durable record).
+INTEGRATION_TESTS += \
+	tests/integration/audit-mutation.sh
+check_PROGRAMS += tests/integration/audit_mutation
+tests_integration_audit_mutation_SOURCES = tests/integration/audit_mutation.c
+tests_integration_audit_mutation_LDADD = audit/libkysoaudit.la $(OPENSSL_LIBS)
+tests/integration/audit-mutation.log: tests/integration/audit_mutation tools/kyso
+INTEGRATION_TESTS += \
+	tests/integration/audit-concurrency.sh \
+	tests/integration/audit-crash.sh \
+	tests/integration/audit-fail-closed.sh \
+	tests/integration/audit-rotate.sh \
+	tests/integration/audit-fork.sh
+check_PROGRAMS += tests/integration/audit_signer tests/integration/audit_logcheck tests/integration/audit_fork
+tests_integration_audit_signer_SOURCES = tests/integration/audit_signer.c $(MODULE_TEST_CLIENT)
+tests_integration_audit_signer_CPPFLAGS = $(MODULE_TEST_CPPFLAGS)
+tests_integration_audit_signer_LDADD = $(OPENSSL_LIBS) -ldl -lpthread
+tests_integration_audit_fork_SOURCES = tests/integration/audit_fork.c $(MODULE_TEST_CLIENT)
+tests_integration_audit_fork_CPPFLAGS = $(MODULE_TEST_CPPFLAGS)
+tests_integration_audit_fork_LDADD = $(OPENSSL_LIBS) -ldl -lpthread
+tests_integration_audit_logcheck_SOURCES = tests/integration/audit_logcheck.c
+tests_integration_audit_logcheck_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tests_integration_audit_logcheck_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
+AUDIT_MODULE_TEST_DEPS = tests/integration/audit_signer tests/integration/audit_logcheck tools/kyso pkcs11/kyso-pkcs11.la
+tests/integration/audit-concurrency.log: $(AUDIT_MODULE_TEST_DEPS)
+tests/integration/audit-crash.log: $(AUDIT_MODULE_TEST_DEPS)
+tests/integration/audit-fail-closed.log: $(AUDIT_MODULE_TEST_DEPS)
+tests/integration/audit-rotate.log: $(AUDIT_MODULE_TEST_DEPS)
+tests/integration/audit-fork.log: $(AUDIT_MODULE_TEST_DEPS) tests/integration/audit_fork
+INTEGRATION_TESTS += tests/integration/audit-report.sh

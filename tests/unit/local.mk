@@ -44,3 +44,20 @@ tests_unit_test_vtoken_vgca_SOURCES = tests/unit/test_vtoken_vgca.c
 tests_unit_test_vtoken_vgca_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
 tests_unit_test_vtoken_vgca_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_vtoken_vgca_LDADD = tools/vtoken/libvtoken.la $(CMOCKA_LIBS)
+
+# The audit trail (audit/): writer, verifier, forward security, crash
+# recovery and rotation, on files in a temporary directory.
+UNIT_TESTS += tests/unit/test_audit_chain
+tests_unit_test_audit_chain_SOURCES = tests/unit/test_audit_chain.c
+tests_unit_test_audit_chain_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_audit_chain_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_audit_chain_LDADD = audit/libkysoaudit.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+
+# The audit trail's report/export engine (audit/report.c) on the
+# hand-written fixture test-vectors/audit/usage-2026.jsonl.
+UNIT_TESTS += tests/unit/test_audit_report
+tests_unit_test_audit_report_SOURCES = tests/unit/test_audit_report.c
+tests_unit_test_audit_report_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
+	-DKYSO_TEST_AUDIT='"$(abs_top_srcdir)/test-vectors/audit"'
+tests_unit_test_audit_report_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_audit_report_LDADD = audit/libkysoreport.la audit/libkysoaudit.la $(JSONC_LIBS) $(CMOCKA_LIBS)

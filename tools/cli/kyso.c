@@ -18,6 +18,7 @@
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
 #include "policy/certstore.h"
+#include "tools/cli/audit_cmds.h"
 
 static void usage(FILE *f)
 {
@@ -28,6 +29,12 @@ static void usage(FILE *f)
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
           "  kyso audit verify [--log FILE]... --key FILE [--checkpoint SEQ:HASH]\n"
           "  kyso audit rotate [--log FILE] ARCHIVE\n"
+          "  kyso audit tail [--log FILE] [-n N] [--follow]\n"
+          "  kyso audit export [--log FILE]... --format csv|json|jsonl [--from TIME] [--to TIME]\n"
+          "        [--person TEXT] [--cert SHA256-PREFIX|SERIAL] [--token SERIAL] [--program NAME]\n"
+          "        [--outcome CKR_...|ok|failed] [--event EVENT] [--bom] [-o FILE]\n"
+          "  kyso audit report [--log FILE]... --period 2026-H1|2026-H2|2026|FROM..TO\n"
+          "        [--format text|csv|json] [-o FILE]\n"
           "  kyso --version\n",
           f);
 }
@@ -319,6 +326,12 @@ static int cmd_audit(int argc, char **argv)
         return cmd_audit_verify(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "rotate") == 0)
         return cmd_audit_rotate(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "tail") == 0)
+        return audit_cmd_tail(argc, argv, default_log());
+    if (argc >= 2 && strcmp(argv[1], "export") == 0)
+        return audit_cmd_export(argc, argv, default_log());
+    if (argc >= 2 && strcmp(argv[1], "report") == 0)
+        return audit_cmd_report(argc, argv, default_log());
     usage(stderr);
     return 2;
 }

@@ -1,0 +1,2201 @@
+/* The audit trail's reader for the admin tools (see report.h): a line
+ * reader with a fixed buffer, the record parser (json-c, one line at a
+ * time), filters, the CSV/JSON export and the periodic usage report, which
+ * keeps only counts in hash tables. Nothing here verifies the chain. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/report.h"
+
+/* ======================================================================
+ * Time
+ * ====================================================================== */
+
+static bool is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_days(int64_t y, int m)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+/* Days since 1970-01-01 (H. Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* n decimal digits (stops at the first non-digit, so never reads past a NUL). */
+static bool digits(const char *s, int n, int *v)
+{
+    int x = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+int audit_time_parse(const char *s, int64_t *lo, int64_t *hi)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    int64_t span;
+
+    if (!s || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+        return -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
+        return -1;
+    const char *p = s + 10;
+    if (*p == '\0') {
+        span = 86400000;
+    } else {
+        if (*p != 'T' && *p != 't' && *p != ' ')
+            return -1;
+        p++;
+        if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi))
+            return -1;
+        p += 5;
+        span = 60000;
+        if (*p == ':') {
+            if (!digits(p + 1, 2, &sec))
+                return -1;
+            p += 3;
+            span = 1000;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int nd = 0;
+                while (*p >= '0' && *p <= '9') {
+                    if (nd < 3)
+                        ms = ms * 10 + (*p - '0');
+                    nd++;
+                    p++;
+                }
+                if (nd == 0)
+                    return -1;
+                for (int k = nd; k < 3; k++)
+                    ms *= 10;
+                span = nd >= 3 ? 1 : (nd == 2 ? 10 : 100);
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om;
+            int sign = *p == '-' ? -1 : 1;
+            if (!digits(p + 1, 2, &oh))
+                return -1;
+            p += 3;
+            if (*p == ':')
+                p++;
+            if (!digits(p, 2, &om))
+                return -1;
+            p += 2;
+            if (oh > 14 || om > 59)
+                return -1;
+            off = sign * (oh * 60 + om);
+        } else {
+            return -1; /* no zone: refuse rather than guess the local time */
+        }
+        if (*p != '\0' || h > 23 || mi > 59 || sec > 59)
+            return -1;
+    }
+    int64_t t = days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
+                (int64_t)sec * 1000 + ms - (int64_t)off * 60000;
+    if (t < 0)
+        return -1;
+    *lo = t;
+    *hi = t + span - 1;
+    return 0;
+}
+
+void audit_time_format(int64_t ms, char *out, size_t outlen)
+{
+    int64_t days = ms / 86400000, rem = ms % 86400000, y;
+    int m, d;
+    if (rem < 0) {
+        rem += 86400000;
+        days--;
+    }
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, outlen, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000),
+             (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
+}
+
+int audit_period_parse(const char *text, struct audit_period *p, char *err, size_t errlen)
+{
+    int y;
+    int64_t lo, hi;
+    memset(p, 0, sizeof(*p));
+    if (!text || !*text) {
+        snprintf(err, errlen, "no period given (2026, 2026-H1, 2026-H2 or FROM..TO)");
+        return -1;
+    }
+    const char *dots = strstr(text, "..");
+    if (dots) {
+        char from[64];
+        size_t n = (size_t)(dots - text);
+        int64_t lo2, hi2;
+        if (n >= sizeof(from) || n == 0) {
+            snprintf(err, errlen, "bad period \"%.80s\": FROM..TO needs both ends", text);
+            return -1;
+        }
+        memcpy(from, text, n);
+        from[n] = '\0';
+        if (audit_time_parse(from, &lo, &hi) != 0) {
+            snprintf(err, errlen, "bad start \"%.64s\" of the period (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", from);
+            return -1;
+        }
+        if (audit_time_parse(dots + 2, &lo2, &hi2) != 0) {
+            snprintf(err, errlen, "bad end \"%.64s\" of the period (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", dots + 2);
+            return -1;
+        }
+        if (hi2 < lo) {
+            snprintf(err, errlen, "the period %.80s ends before it starts", text);
+            return -1;
+        }
+        p->from = lo;
+        p->to = hi2;
+        snprintf(p->name, sizeof(p->name), "%.90s", text);
+        return 0;
+    }
+    size_t len = strlen(text);
+    if ((len == 4 || len == 7) && digits(text, 4, &y) && y >= 1970 && y <= 9999) {
+        int first = 1, last = 12;
+        if (len == 7) {
+            if (text[4] != '-' || (text[5] != 'H' && text[5] != 'h') || (text[6] != '1' && text[6] != '2'))
+                goto unknown;
+            first = text[6] == '1' ? 1 : 7;
+            last = text[6] == '1' ? 6 : 12;
+        }
+        p->from = days_from_civil(y, first, 1) * 86400000;
+        p->to = days_from_civil(y, last, month_days(y, last)) * 86400000 + 86400000 - 1;
+        if (len == 7)
+            snprintf(p->name, sizeof(p->name), "%d-H%c", y, text[6]);
+        else
+            snprintf(p->name, sizeof(p->name), "%d", y);
+        return 0;
+    }
+unknown:
+    snprintf(err, errlen,
+             "unknown period \"%.80s\": give YEAR (2026), a half year (2026-H1, 2026-H2) or FROM..TO "
+             "(YYYY-MM-DD or ISO 8601 UTC times)",
+             text);
+    return -1;
+}
+
+/* ======================================================================
+ * Lines
+ * ====================================================================== */
+
+#define LINES_BUF (2 * AUDIT_LINES_MAX)
+
+static int open_log(const char *path, int *fd, bool *own, char *err, size_t errlen)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0) {
+        *fd = STDIN_FILENO;
+        *own = false;
+        return 0;
+    }
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(*fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno));
+        close(*fd);
+        return -1;
+    }
+    *own = true;
+    return 0;
+}
+
+int audit_lines_fdopen(struct audit_lines *lr, int fd, uint64_t offset)
+{
+    memset(lr, 0, sizeof(*lr));
+    lr->fd = fd;
+    lr->pos = offset;
+    lr->buf = malloc(LINES_BUF);
+    return lr->buf ? 0 : -1;
+}
+
+int audit_lines_open(struct audit_lines *lr, const char *path, char *err, size_t errlen)
+{
+    int fd;
+    bool own;
+    if (open_log(path, &fd, &own, err, errlen) != 0)
+        return -1;
+    if (audit_lines_fdopen(lr, fd, 0) != 0) {
+        if (own)
+            close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    lr->own_fd = own;
+    return 0;
+}
+
+enum audit_line_status audit_lines_next(struct audit_lines *lr, const char **line, size_t *len)
+{
+    size_t scanned = lr->start;
+    for (;;) {
+        char *nl = lr->end > scanned ? memchr(lr->buf + scanned, '\n', lr->end - scanned) : NULL;
+        if (nl) {
+            size_t at = (size_t)(nl - lr->buf), s = lr->start;
+            lr->pos += at + 1 - s;
+            lr->start = at + 1;
+            scanned = lr->start;
+            if (lr->skipping) { /* the rest of a too long line */
+                lr->skipping = false;
+                continue;
+            }
+            lr->lineno++;
+            *line = lr->buf + s;
+            *len = at - s;
+            return AUDIT_LINE_OK;
+        }
+        if (lr->skipping) {
+            lr->pos += lr->end - lr->start;
+            lr->start = lr->end = 0;
+        } else if (lr->end - lr->start > AUDIT_LINES_MAX) {
+            lr->skipping = true;
+            lr->lineno++;
+            lr->pos += lr->end - lr->start;
+            lr->start = lr->end = 0;
+            return AUDIT_LINE_TOO_LONG;
+        }
+        if (lr->start > 0) {
+            memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
+            lr->end -= lr->start;
+            lr->start = 0;
+        }
+        scanned = lr->end;
+        ssize_t n = read(lr->fd, lr->buf + lr->end, LINES_BUF - lr->end);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return AUDIT_LINE_ERROR;
+        }
+        if (n == 0)
+            return lr->end > lr->start && !lr->skipping ? AUDIT_LINE_PARTIAL : AUDIT_LINE_EOF;
+        lr->end += (size_t)n;
+    }
+}
+
+void audit_lines_close(struct audit_lines *lr)
+{
+    if (lr->own_fd && lr->fd >= 0)
+        close(lr->fd);
+    free(lr->buf);
+    memset(lr, 0, sizeof(*lr));
+    lr->fd = -1;
+}
+
+static int pread_all(int fd, char *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; /* the file shrank under us */
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+int audit_tail_offsets(int fd, uint64_t n, uint64_t *start, uint64_t *end)
+{
+    struct stat st;
+    char buf[16384];
+    if (fstat(fd, &st) != 0)
+        return -1;
+    uint64_t pos = (uint64_t)st.st_size, e = 0;
+    bool found = false;
+    while (pos > 0 && !found) {
+        size_t chunk = pos < sizeof(buf) ? (size_t)pos : sizeof(buf);
+        pos -= chunk;
+        if (pread_all(fd, buf, chunk, pos) != 0)
+            return -1;
+        for (size_t i = chunk; i-- > 0;)
+            if (buf[i] == '\n') {
+                e = pos + i + 1;
+                found = true;
+                break;
+            }
+    }
+    *start = *end = e;
+    if (!found || n == 0)
+        return 0;
+    /* The newline at e-1 ends the last line; the n-th one before it starts the first. */
+    uint64_t count = 0;
+    pos = e - 1;
+    while (pos > 0) {
+        size_t chunk = pos < sizeof(buf) ? (size_t)pos : sizeof(buf);
+        pos -= chunk;
+        if (pread_all(fd, buf, chunk, pos) != 0)
+            return -1;
+        for (size_t i = chunk; i-- > 0;)
+            if (buf[i] == '\n' && ++count == n) {
+                *start = pos + i + 1;
+                return 0;
+            }
+    }
+    *start = 0;
+    return 0;
+}
+
+/* ======================================================================
+ * UTF-8, distinguished names, folding
+ * ====================================================================== */
+
+/* One code point: its length (1..4), or 0 for an invalid sequence. */
+static size_t utf8_decode(const unsigned char *s, size_t avail, uint32_t *cp)
+{
+    if (avail == 0)
+        return 0;
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t n;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+static bool is_combining(uint32_t cp)
+{
+    return (cp >= 0x300 && cp <= 0x36F) || cp == 0x200B || cp == 0xFEFF;
+}
+
+/* Characters that must not reach a terminal as they are: controls, C1,
+ * line separators and the bidirectional overrides. */
+static bool is_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Display width of (clean) UTF-8 text: one column per code point, none for
+ * combining marks. */
+static size_t text_width(const char *s)
+{
+    size_t w = 0, len = strlen(s);
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        if (n == 0) {
+            n = 1;
+            cp = '?';
+        }
+        if (!is_combining(cp))
+            w++;
+        i += n;
+    }
+    return w;
+}
+
+/* Copies s for display: unsafe characters and invalid bytes become '?'.
+ * Stops at a character boundary when out is full. */
+static void clean_text(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0, len = s ? strlen(s) : 0;
+    const unsigned char *u = (const unsigned char *)s;
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        if (n == 0 || is_unsafe(cp)) {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = '?';
+            i += n ? n : 1;
+            continue;
+        }
+        if (o + n >= outlen)
+            break;
+        memcpy(out + o, u + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = '\0';
+}
+
+/* The base letter of a Latin-1 or Vietnamese letter, lower case; 0 if none. */
+static char fold_letter(uint32_t cp)
+{
+    /* U+00C0..U+00FF; 0: no base letter (Æ, ×, Þ, ß, æ, ÷, þ). */
+    static const char latin1[64] = {
+        'a', 'a', 'a', 'a', 'a', 'a', 0,   'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i', /* C0 */
+        'd', 'n', 'o', 'o', 'o', 'o', 'o', 0,   'o', 'u', 'u', 'u', 'u', 'y', 0,   0,   /* D0 */
+        'a', 'a', 'a', 'a', 'a', 'a', 0,   'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i', /* E0 */
+        'd', 'n', 'o', 'o', 'o', 'o', 'o', 0,   'o', 'u', 'u', 'u', 'u', 'y', 0,   'y', /* F0 */
+    };
+    if (cp >= 0xC0 && cp <= 0xFF)
+        return latin1[cp - 0xC0];
+    switch (cp) {
+    case 0x102:
+    case 0x103:
+        return 'a';
+    case 0x110:
+    case 0x111:
+        return 'd';
+    case 0x128:
+    case 0x129:
+        return 'i';
+    case 0x168:
+    case 0x169:
+    case 0x1AF:
+    case 0x1B0:
+        return 'u';
+    case 0x1A0:
+    case 0x1A1:
+        return 'o';
+    default:
+        break;
+    }
+    if (cp >= 0x1EA0 && cp <= 0x1EB7)
+        return 'a';
+    if (cp >= 0x1EB8 && cp <= 0x1EC7)
+        return 'e';
+    if (cp >= 0x1EC8 && cp <= 0x1ECB)
+        return 'i';
+    if (cp >= 0x1ECC && cp <= 0x1EE3)
+        return 'o';
+    if (cp >= 0x1EE4 && cp <= 0x1EF1)
+        return 'u';
+    if (cp >= 0x1EF2 && cp <= 0x1EF9)
+        return 'y';
+    return 0;
+}
+
+size_t audit_fold(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0, len = in ? strlen(in) : 0;
+    const unsigned char *u = (const unsigned char *)in;
+    if (outlen == 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(u + i, len - i, &cp);
+        if (n == 0) { /* an invalid byte is kept as it is */
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = (char)u[i++];
+            continue;
+        }
+        char c = 0;
+        if (cp < 0x80)
+            c = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+        else if (is_combining(cp)) {
+            i += n;
+            continue;
+        } else
+            c = fold_letter(cp);
+        if (c) {
+            if (o + 1 >= outlen)
+                break;
+            out[o++] = c;
+        } else {
+            if (o + n >= outlen)
+                break;
+            memcpy(out + o, u + i, n);
+            o += n;
+        }
+        i += n;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The names OpenSSL may print for the attribute types we look for. */
+static bool dn_type_is(const char *t, size_t tlen, const char *want)
+{
+    static const char *const aliases[][3] = {
+        { "CN", "commonName", "2.5.4.3" },
+        { "O", "organizationName", "2.5.4.10" },
+        { "title", "title", "2.5.4.12" },
+        { "OU", "organizationalUnitName", "2.5.4.11" },
+    };
+    for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
+        if (strcasecmp(aliases[a][0], want) != 0)
+            continue;
+        for (size_t k = 0; k < 3; k++)
+            if (strlen(aliases[a][k]) == tlen && strncasecmp(aliases[a][k], t, tlen) == 0)
+                return true;
+        return false;
+    }
+    return strlen(want) == tlen && strncasecmp(want, t, tlen) == 0;
+}
+
+int audit_dn_get(const char *dn, const char *type, char *out, size_t outlen)
+{
+    const char *p = dn;
+    if (!dn || !type || outlen == 0)
+        return -1;
+    while (*p) {
+        const char *t = p;
+        while (*p && *p != '=' && *p != ',' && *p != '+')
+            p++;
+        if (*p != '=') { /* no value: skip the component */
+            if (*p)
+                p++;
+            continue;
+        }
+        size_t tlen = (size_t)(p - t);
+        while (tlen > 0 && t[0] == ' ') {
+            t++;
+            tlen--;
+        }
+        p++;
+        bool want = dn_type_is(t, tlen, type);
+        size_t o = 0;
+        bool overflow = false;
+        while (*p && *p != ',' && *p != '+') {
+            char c = *p++;
+            if (c == '\\' && *p) {
+                int h1 = hexdigit(p[0]), h2 = h1 >= 0 ? hexdigit(p[1]) : -1;
+                if (h1 >= 0 && h2 >= 0) {
+                    c = (char)(h1 << 4 | h2);
+                    p += 2;
+                } else {
+                    c = *p++;
+                }
+            }
+            if (want) {
+                if (o + 1 < outlen)
+                    out[o++] = c;
+                else
+                    overflow = true;
+            }
+        }
+        if (*p)
+            p++;
+        if (want) {
+            out[o] = '\0';
+            return overflow || memchr(out, '\0', o) ? -1 : (int)o;
+        }
+    }
+    return -1;
+}
+
+/* ======================================================================
+ * Records
+ * ====================================================================== */
+
+struct audit_parser {
+    json_tokener *tok;
+    json_object *obj;
+    bool bad; /* a string field with a NUL inside */
+    char cn[512], title[512], org[512];
+};
+
+struct audit_parser *audit_parser_new(void)
+{
+    struct audit_parser *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->tok = json_tokener_new();
+    if (!p->tok) {
+        free(p);
+        return NULL;
+    }
+    /* Trailing data is checked here, to name it. */
+    json_tokener_set_flags(p->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8
+#ifdef JSON_TOKENER_ALLOW_TRAILING_CHARS
+                                       | JSON_TOKENER_ALLOW_TRAILING_CHARS
+#endif
+    );
+    return p;
+}
+
+void audit_parser_free(struct audit_parser *p)
+{
+    if (!p)
+        return;
+    json_object_put(p->obj);
+    json_tokener_free(p->tok);
+    free(p);
+}
+
+static const char *get_str(struct audit_parser *p, json_object *o, const char *name)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+        p->bad = true;
+        return NULL;
+    }
+    return s;
+}
+
+static bool get_int(json_object *o, const char *name, int64_t *out)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
+        return false;
+    *out = json_object_get_int64(v);
+    return true;
+}
+
+int audit_parser_parse(struct audit_parser *p, const char *line, size_t len, struct audit_record *rec,
+                       const char **reason)
+{
+    int64_t hi;
+    json_object_put(p->obj);
+    p->obj = NULL;
+    p->bad = false;
+    memset(rec, 0, sizeof(*rec));
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    rec->line = line;
+    rec->len = len;
+    if (len == 0) {
+        *reason = "empty line";
+        return -1;
+    }
+    if (len > INT_MAX || memchr(line, '\0', len)) {
+        *reason = "a NUL byte in the line";
+        return -1;
+    }
+    json_tokener_reset(p->tok);
+    json_object *o = json_tokener_parse_ex(p->tok, line, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(p->tok);
+    if (!o || jerr != json_tokener_success) {
+        json_object_put(o);
+        *reason = jerr == json_tokener_continue ? "not JSON (incomplete)"
+                  : jerr == json_tokener_error_parse_utf8_string ? "not UTF-8"
+                                                                 : "not JSON";
+        return -1;
+    }
+    p->obj = o;
+    if ((size_t)json_tokener_get_parse_end(p->tok) != len) {
+        *reason = "data after the record";
+        return -1;
+    }
+    if (!json_object_is_type(o, json_type_object)) {
+        *reason = "not a JSON object";
+        return -1;
+    }
+    rec->time = get_str(p, o, "time");
+    rec->event = get_str(p, o, "event");
+    if (!rec->time || audit_time_parse(rec->time, &rec->time_ms, &hi) != 0) {
+        *reason = "no valid time";
+        return -1;
+    }
+    if (!rec->event || !*rec->event) {
+        *reason = "no event";
+        return -1;
+    }
+    rec->has_seq = get_int(o, "seq", &rec->seq);
+    rec->has_uid = get_int(o, "uid", &rec->uid);
+    rec->has_pid = get_int(o, "pid", &rec->pid);
+    rec->has_input_len = get_int(o, "input_len", &rec->input_len);
+    rec->host = get_str(p, o, "host");
+    rec->user = get_str(p, o, "user");
+    rec->exe = get_str(p, o, "exe");
+    rec->program = get_str(p, o, "program");
+    rec->module = get_str(p, o, "module");
+    rec->reader = get_str(p, o, "reader");
+    rec->token = get_str(p, o, "token");
+    rec->key = get_str(p, o, "key");
+    rec->mechanism = get_str(p, o, "mechanism");
+    rec->input_sha256 = get_str(p, o, "input_sha256");
+    rec->outcome = get_str(p, o, "outcome");
+    rec->rule = get_str(p, o, "rule");
+    rec->detail = get_str(p, o, "detail");
+    rec->log_id = get_str(p, o, "log_id");
+    json_object *cert;
+    if (json_object_object_get_ex(o, "cert", &cert) && json_object_is_type(cert, json_type_object)) {
+        rec->has_cert = true;
+        rec->cert_sha256 = get_str(p, cert, "sha256");
+        rec->cert_serial = get_str(p, cert, "serial");
+        rec->cert_subject = get_str(p, cert, "subject");
+        rec->cert_title = get_str(p, cert, "title");
+        rec->cert_issuer = get_str(p, cert, "issuer");
+        rec->cert_organization = get_str(p, cert, "organization");
+        rec->cert_not_after = get_str(p, cert, "not_after");
+        if (audit_dn_get(rec->cert_subject, "CN", p->cn, sizeof(p->cn)) > 0)
+            rec->cert_cn = p->cn;
+        if (!rec->cert_title && audit_dn_get(rec->cert_subject, "title", p->title, sizeof(p->title)) > 0)
+            rec->cert_title = p->title;
+        if (!rec->cert_organization && audit_dn_get(rec->cert_subject, "O", p->org, sizeof(p->org)) > 0)
+            rec->cert_organization = p->org;
+    }
+    if (p->bad) {
+        *reason = "a NUL character in a field";
+        return -1;
+    }
+    rec->program_name = rec->program;
+    if (!rec->program_name && rec->exe) {
+        const char *slash = strrchr(rec->exe, '/');
+        rec->program_name = slash ? (slash[1] ? slash + 1 : NULL) : rec->exe;
+    }
+    return 0;
+}
+
+/* ======================================================================
+ * Scanning files
+ * ====================================================================== */
+
+const char *audit_log_name(const char *path)
+{
+    return strcmp(path, "-") == 0 ? "(standard input)" : path;
+}
+
+void audit_scan_note_malformed(struct audit_scan_stats *st, const char *file, uint64_t line, const char *reason)
+{
+    st->malformed++;
+    if (st->nexamples < AUDIT_SCAN_EXAMPLES) {
+        st->examples[st->nexamples].file = file;
+        st->examples[st->nexamples].line = line;
+        snprintf(st->examples[st->nexamples].reason, sizeof(st->examples[0].reason), "%s", reason);
+        st->nexamples++;
+    }
+}
+
+int audit_scan_files(const char *const *files, size_t n, audit_record_fn fn, void *arg,
+                     struct audit_scan_stats *st, char *err, size_t errlen)
+{
+    int rc = 0;
+    int *fds = calloc(n ? n : 1, sizeof(*fds));
+    bool *own = calloc(n ? n : 1, sizeof(*own));
+    struct audit_parser *parser = audit_parser_new();
+    size_t opened = 0;
+
+    memset(st, 0, sizeof(*st));
+    if (!fds || !own || !parser) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (; opened < n; opened++)
+        if (open_log(files[opened], &fds[opened], &own[opened], err, errlen) != 0) {
+            rc = -1;
+            goto out;
+        }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *name = audit_log_name(files[i]);
+        struct audit_lines lr;
+        if (audit_lines_fdopen(&lr, fds[i], 0) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        for (;;) {
+            const char *line, *why;
+            size_t len;
+            struct audit_record rec;
+            enum audit_line_status ls = audit_lines_next(&lr, &line, &len);
+            if (ls == AUDIT_LINE_OK) {
+                st->lines++;
+                if (audit_parser_parse(parser, line, len, &rec, &why) == 0) {
+                    st->records++;
+                    rec.file = name;
+                    rec.lineno = lr.lineno;
+                    rc = fn(&rec, arg);
+                    if (rc != 0)
+                        break;
+                } else {
+                    audit_scan_note_malformed(st, name, lr.lineno, why);
+                }
+            } else if (ls == AUDIT_LINE_TOO_LONG) {
+                st->lines++;
+                audit_scan_note_malformed(st, name, lr.lineno, "line too long");
+            } else if (ls == AUDIT_LINE_PARTIAL) {
+                st->incomplete++;
+                break;
+            } else if (ls == AUDIT_LINE_EOF) {
+                break;
+            } else {
+                snprintf(err, errlen, "cannot read %s: %s", name, strerror(errno));
+                rc = -1;
+                break;
+            }
+        }
+        free(lr.buf);
+    }
+out:
+    for (size_t i = 0; i < opened; i++)
+        if (own[i])
+            close(fds[i]);
+    free(fds);
+    free(own);
+    audit_parser_free(parser);
+    return rc;
+}
+
+/* ======================================================================
+ * Filters
+ * ====================================================================== */
+
+static const char *const known_events[] = { "log_start", "log_continue", "sign", "decrypt", "derive",
+                                            "refusal", "pin_failure", "pin_locked", "pin_change", "pin_unblock",
+                                            "keygen", "object_create", "object_destroy" };
+
+bool audit_event_known(const char *event)
+{
+    for (size_t i = 0; i < sizeof(known_events) / sizeof(known_events[0]); i++)
+        if (strcmp(event, known_events[i]) == 0)
+            return true;
+    return false;
+}
+
+void audit_filter_init(struct audit_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+static const char *const filter_option[AUDIT_FILTER_FIELDS] = { "--from", "--to", "--person", "--cert",
+                                                                "--token", "--program", "--outcome", "--event" };
+
+int audit_filter_add(struct audit_filter *f, enum audit_filter_field field, const char *value, char *err,
+                     size_t errlen)
+{
+    int64_t lo, hi;
+    char v[AUDIT_FILTER_VALUE_LEN];
+    const char *opt = filter_option[field];
+    size_t len = strlen(value), o = 0;
+
+    if (len == 0) {
+        snprintf(err, errlen, "%s needs a value", opt);
+        return -1;
+    }
+    if (len >= AUDIT_FILTER_VALUE_LEN) {
+        snprintf(err, errlen, "%s: the value is too long", opt);
+        return -1;
+    }
+    switch (field) {
+    case AUDIT_FILTER_FROM:
+    case AUDIT_FILTER_TO:
+        if ((field == AUDIT_FILTER_FROM ? f->has_from : f->has_to)) {
+            snprintf(err, errlen, "%s is given twice", opt);
+            return -1;
+        }
+        if (audit_time_parse(value, &lo, &hi) != 0) {
+            snprintf(err, errlen, "%s %.64s: not a time (YYYY-MM-DD or ISO 8601 UTC, e.g. 2026-06-30T23:59:59Z)",
+                     opt, value);
+            return -1;
+        }
+        if (field == AUDIT_FILTER_FROM) {
+            f->has_from = true;
+            f->from = lo;
+        } else {
+            f->has_to = true;
+            f->to = hi;
+        }
+        if (f->has_from && f->has_to && f->to < f->from) {
+            snprintf(err, errlen, "--to is before --from");
+            return -1;
+        }
+        return 0;
+    case AUDIT_FILTER_PERSON:
+        audit_fold(value, v, sizeof(v));
+        break;
+    case AUDIT_FILTER_CERT:
+        for (size_t i = 0; i < len; i++) {
+            if (value[i] == ':' || value[i] == ' ')
+                continue;
+            if (hexdigit(value[i]) < 0) {
+                snprintf(err, errlen, "--cert %.80s: give a SHA-256 prefix or a serial number, in hex", value);
+                return -1;
+            }
+            v[o++] = (char)(value[i] >= 'A' && value[i] <= 'F' ? value[i] + 32 : value[i]);
+        }
+        v[o] = '\0';
+        if (o == 0 || o > 64) {
+            snprintf(err, errlen, "--cert %.80s: give a SHA-256 prefix or a serial number, in hex", value);
+            return -1;
+        }
+        break;
+    case AUDIT_FILTER_OUTCOME:
+        if (strcasecmp(value, "ok") == 0 || strcasecmp(value, "failed") == 0) {
+            snprintf(v, sizeof(v), "%s", strcasecmp(value, "ok") == 0 ? "ok" : "failed");
+            break;
+        }
+        if (strncasecmp(value, "CKR_", 4) != 0 || len == 4) {
+            snprintf(err, errlen, "--outcome %.80s: give ok, failed or a PKCS#11 return value (CKR_PIN_INCORRECT)",
+                     value);
+            return -1;
+        }
+        for (size_t i = 0; i < len; i++) {
+            char c = value[i];
+            if (c >= 'a' && c <= 'z')
+                c = (char)(c - 32);
+            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+                snprintf(err, errlen, "--outcome %.80s: not a PKCS#11 return value", value);
+                return -1;
+            }
+            v[i] = c;
+        }
+        v[len] = '\0';
+        break;
+    case AUDIT_FILTER_EVENT:
+        if (!audit_event_known(value)) {
+            snprintf(err, errlen,
+                     "--event %.64s: unknown event (sign, decrypt, derive, refusal, pin_failure, pin_locked, "
+                     "pin_change, pin_unblock, keygen, object_create, object_destroy, log_start, log_continue)",
+                     value);
+            return -1;
+        }
+        snprintf(v, sizeof(v), "%s", value);
+        break;
+    default:
+        snprintf(v, sizeof(v), "%s", value);
+        break;
+    }
+    if (f->n[field] >= AUDIT_FILTER_VALUES) {
+        snprintf(err, errlen, "%s is given too many times", opt);
+        return -1;
+    }
+    memcpy(f->v[field][f->n[field]++], v, sizeof(v));
+    return 0;
+}
+
+static bool serial_equal(const char *a, const char *b)
+{
+    while (*a == '0' && a[1])
+        a++;
+    while (*b == '0' && b[1])
+        b++;
+    return strcasecmp(a, b) == 0;
+}
+
+static bool match_one(enum audit_filter_field field, const char *v, const struct audit_record *r,
+                      const char *folded_cn)
+{
+    switch (field) {
+    case AUDIT_FILTER_PERSON:
+        return folded_cn && strstr(folded_cn, v);
+    case AUDIT_FILTER_CERT:
+        return (r->cert_sha256 && strncasecmp(r->cert_sha256, v, strlen(v)) == 0) ||
+               (r->cert_serial && serial_equal(r->cert_serial, v));
+    case AUDIT_FILTER_TOKEN:
+        return r->token && strcasecmp(r->token, v) == 0;
+    case AUDIT_FILTER_PROGRAM:
+        if (r->program && strcmp(r->program, v) == 0)
+            return true;
+        if (r->exe) {
+            const char *slash = strrchr(r->exe, '/');
+            return strcmp(slash ? slash + 1 : r->exe, v) == 0;
+        }
+        return false;
+    case AUDIT_FILTER_OUTCOME:
+        if (strcmp(v, "ok") == 0)
+            return r->outcome && strcmp(r->outcome, "CKR_OK") == 0;
+        if (strcmp(v, "failed") == 0)
+            return r->outcome && strcmp(r->outcome, "CKR_OK") != 0;
+        return r->outcome && strcmp(r->outcome, v) == 0;
+    case AUDIT_FILTER_EVENT:
+        return strcmp(r->event, v) == 0;
+    default:
+        return false;
+    }
+}
+
+bool audit_filter_match(const struct audit_filter *f, const struct audit_record *r)
+{
+    char folded[1024];
+    const char *cn = NULL;
+    if (f->has_from && r->time_ms < f->from)
+        return false;
+    if (f->has_to && r->time_ms > f->to)
+        return false;
+    if (f->n[AUDIT_FILTER_PERSON]) {
+        const char *name = r->cert_cn ? r->cert_cn : r->cert_subject;
+        if (name) {
+            audit_fold(name, folded, sizeof(folded));
+            cn = folded;
+        }
+    }
+    for (int field = AUDIT_FILTER_PERSON; field < AUDIT_FILTER_FIELDS; field++) {
+        if (f->n[field] == 0)
+            continue;
+        bool any = false;
+        for (size_t i = 0; i < f->n[field] && !any; i++)
+            any = match_one((enum audit_filter_field)field, f->v[field][i], r, cn);
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
+/* ======================================================================
+ * Export
+ * ====================================================================== */
+
+const char *const audit_csv_columns[] = {
+    "seq",         "time",        "event",        "host",          "user",           "uid",
+    "pid",         "program",     "exe",          "module",        "reader",         "token",
+    "key",         "cert_sha256", "cert_serial",  "cert_cn",       "cert_title",     "cert_organization",
+    "cert_subject", "cert_issuer", "cert_not_after", "mechanism",  "input_len",      "input_sha256",
+    "outcome",     "rule",        "detail",       "log_id",        "file",           "line",
+};
+const size_t audit_csv_ncolumns = sizeof(audit_csv_columns) / sizeof(audit_csv_columns[0]);
+
+void audit_csv_field(FILE *out, const char *s)
+{
+    if (!s || !*s)
+        return;
+    bool guard = strchr("=+-@\t\r", s[0]) != NULL;
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote)
+        fputc('"', out);
+    if (guard)
+        fputc('\'', out);
+    for (const char *p = s;;) { /* spans up to and including each quote, which is then doubled */
+        const char *q = strchr(p, '"');
+        if (!q) {
+            fputs(p, out);
+            break;
+        }
+        fwrite(p, 1, (size_t)(q - p) + 1, out);
+        fputc('"', out);
+        p = q + 1;
+    }
+    if (quote)
+        fputc('"', out);
+}
+
+static void csv_int(FILE *out, bool has, int64_t v)
+{
+    if (has)
+        fprintf(out, "%" PRId64, v);
+}
+
+void audit_export_begin(struct audit_export *x, FILE *out, enum audit_export_format format, bool bom)
+{
+    x->out = out;
+    x->format = format;
+    x->written = 0;
+    if (format == AUDIT_EXPORT_CSV) {
+        if (bom)
+            fputs("\xEF\xBB\xBF", out);
+        for (size_t i = 0; i < audit_csv_ncolumns; i++)
+            fprintf(out, "%s%s", i ? "," : "", audit_csv_columns[i]);
+        fputs("\r\n", out);
+    } else if (format == AUDIT_EXPORT_JSON) {
+        fputc('[', out);
+    }
+}
+
+void audit_export_record(struct audit_export *x, const struct audit_record *r)
+{
+    FILE *o = x->out;
+    switch (x->format) {
+    case AUDIT_EXPORT_JSON:
+        fputs(x->written ? ",\n" : "\n", o);
+        fwrite(r->line, 1, r->len, o);
+        break;
+    case AUDIT_EXPORT_JSONL:
+        fwrite(r->line, 1, r->len, o);
+        fputc('\n', o);
+        break;
+    case AUDIT_EXPORT_CSV: {
+        const char *strs[] = { r->time,         r->event,       r->host,         r->user,
+                               NULL,            NULL,           r->program,      r->exe,
+                               r->module,       r->reader,      r->token,        r->key,
+                               r->cert_sha256,  r->cert_serial, r->cert_cn,      r->cert_title,
+                               r->cert_organization, r->cert_subject, r->cert_issuer, r->cert_not_after,
+                               r->mechanism,    NULL,           r->input_sha256, r->outcome,
+                               r->rule,         r->detail,      r->log_id,       r->file };
+        csv_int(o, r->has_seq, r->seq);
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+            fputc(',', o);
+            if (i == 4)
+                csv_int(o, r->has_uid, r->uid);
+            else if (i == 5)
+                csv_int(o, r->has_pid, r->pid);
+            else if (i == 21)
+                csv_int(o, r->has_input_len, r->input_len);
+            else
+                audit_csv_field(o, strs[i]);
+        }
+        fprintf(o, ",%" PRIu64 "\r\n", r->lineno);
+        break;
+    }
+    }
+    x->written++;
+}
+
+int audit_export_end(struct audit_export *x)
+{
+    if (x->format == AUDIT_EXPORT_JSON)
+        fputs(x->written ? "\n]\n" : "]\n", x->out);
+    return ferror(x->out) ? -1 : 0;
+}
+
+/* ======================================================================
+ * The report: aggregates
+ * ====================================================================== */
+
+struct agg_entry {
+    struct agg_entry *next;
+    uint64_t hash;
+    const char *k[3];     /* NULL: the field was absent */
+    const char *extra[2]; /* descriptive, from the first record seen */
+    struct audit_report_counts c;
+};
+
+struct agg_table {
+    struct agg_entry **b;
+    size_t nb, n, max, bytes;
+    bool has_other;
+    struct audit_report_counts other;
+};
+
+struct audit_report {
+    struct audit_period period;
+    struct audit_report_totals t;
+    struct agg_table tab[AUDIT_T_COUNT];
+};
+
+static uint64_t key_hash(const char *const k[3])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 3; i++) {
+        if (!k[i]) {
+            h = (h ^ 0x1e) * 1099511628211ULL;
+            continue;
+        }
+        for (const unsigned char *p = (const unsigned char *)k[i]; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int table_grow(struct agg_table *t)
+{
+    size_t nb = t->nb ? t->nb * 2 : 64;
+    struct agg_entry **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < t->nb; i++)
+        for (struct agg_entry *e = t->b[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+        }
+    free(t->b);
+    t->b = b;
+    t->nb = nb;
+    return 0;
+}
+
+/* The entry of the key, made if new; NULL when the table is full (or out
+ * of memory): the caller counts the record in "(other)". Keys and extras
+ * are copied into the entry's own allocation. */
+static struct agg_entry *table_get(struct agg_table *t, const char *k1, const char *k2, const char *k3,
+                                   const char *x1, const char *x2, bool create)
+{
+    const char *k[3] = { k1, k2, k3 };
+    uint64_t h = key_hash(k);
+    if (t->nb) {
+        for (struct agg_entry *e = t->b[h & (t->nb - 1)]; e; e = e->next)
+            if (e->hash == h && str_eq(e->k[0], k1) && str_eq(e->k[1], k2) && str_eq(e->k[2], k3))
+                return e;
+    }
+    if (!create || t->n >= t->max)
+        return NULL;
+    const char *src[5] = { k1, k2, k3, x1, x2 };
+    size_t need = sizeof(struct agg_entry);
+    for (int i = 0; i < 5; i++)
+        if (src[i])
+            need += strlen(src[i]) + 1;
+    if (t->bytes + need > AUDIT_REPORT_MAX_BYTES)
+        return NULL;
+    if ((t->n + 1) * 4 > t->nb * 3 && table_grow(t) != 0)
+        return NULL;
+    struct agg_entry *e = calloc(1, need);
+    if (!e)
+        return NULL;
+    char *p = (char *)(e + 1);
+    const char **dst[5] = { &e->k[0], &e->k[1], &e->k[2], &e->extra[0], &e->extra[1] };
+    for (int i = 0; i < 5; i++) {
+        if (!src[i])
+            continue;
+        size_t l = strlen(src[i]) + 1;
+        memcpy(p, src[i], l);
+        *dst[i] = p;
+        p += l;
+    }
+    e->hash = h;
+    e->next = t->b[h & (t->nb - 1)];
+    t->b[h & (t->nb - 1)] = e;
+    t->n++;
+    t->bytes += need;
+    return e;
+}
+
+static void table_free(struct agg_table *t)
+{
+    for (size_t i = 0; i < t->nb; i++)
+        for (struct agg_entry *e = t->b[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(t->b);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Short descriptions of the rules (REGULATIONS.md). */
+static const char *const rule_text[16] = {
+    "only a valid certificate signs",
+    "no tool alters or damages the token",
+    "no copy or unauthorised use of private keys",
+    "organisation token: only the assigned clerk",
+    "handover in person, with a record",
+    "PIN lock-out and recovery",
+    "loss, compromise, change: report and revoke",
+    "off-premises use needs permission",
+    "usage counted, monitored, reported",
+    "renewal once, with enough time left",
+    "tokens of expired/revoked certificates returned",
+    "within the organisation's authority and title",
+    "handled as a state secret (Mật / Tối mật)",
+    "organisation signature after the person's",
+    "not for documents holding state secrets",
+    "visible PDF signature layout",
+};
+
+struct audit_report *audit_report_new(const struct audit_period *period)
+{
+    struct audit_report *rep = calloc(1, sizeof(*rep));
+    if (!rep)
+        return NULL;
+    rep->period = *period;
+    rep->t.first = INT64_MAX;
+    rep->t.last = INT64_MIN;
+    for (int i = 0; i < AUDIT_T_COUNT; i++)
+        rep->tab[i].max = AUDIT_REPORT_MAX_KEYS;
+    /* Every rule is listed, with zero refusals when none. */
+    for (int i = 0; i < 16; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "M%d", i + 1);
+        if (!table_get(&rep->tab[AUDIT_T_RULE], id, NULL, NULL, rule_text[i], NULL, true)) {
+            audit_report_free(rep);
+            return NULL;
+        }
+    }
+    return rep;
+}
+
+void audit_report_free(struct audit_report *rep)
+{
+    if (!rep)
+        return;
+    for (int i = 0; i < AUDIT_T_COUNT; i++)
+        table_free(&rep->tab[i]);
+    free(rep);
+}
+
+void audit_report_set_max_keys(struct audit_report *rep, size_t max)
+{
+    for (int i = 0; i < AUDIT_T_COUNT; i++)
+        rep->tab[i].max = max > rep->tab[i].n ? max : rep->tab[i].n;
+}
+
+enum rec_kind { K_NONE, K_SIGNED, K_REFUSED, K_FAILED, K_PIN_FAILURE, K_PIN_LOCKED };
+
+static void count_into(struct audit_report_counts *c, enum rec_kind kind)
+{
+    c->records++;
+    switch (kind) {
+    case K_SIGNED:
+        c->signed_ok++;
+        break;
+    case K_REFUSED:
+        c->refused++;
+        break;
+    case K_FAILED:
+        c->failed++;
+        break;
+    case K_PIN_FAILURE:
+        c->pin_failures++;
+        break;
+    case K_PIN_LOCKED:
+        c->pin_locked++;
+        break;
+    case K_NONE:
+        break;
+    }
+}
+
+static void tally(struct agg_table *t, enum rec_kind kind, const char *k1, const char *k2, const char *k3,
+                  const char *x1, const char *x2)
+{
+    struct agg_entry *e = table_get(t, k1, k2, k3, x1, x2, true);
+    if (e) {
+        count_into(&e->c, kind);
+    } else {
+        t->has_other = true;
+        count_into(&t->other, kind);
+    }
+}
+
+void audit_report_add(struct audit_report *rep, const struct audit_record *r)
+{
+    struct audit_report_totals *t = &rep->t;
+    if (r->time_ms < rep->period.from || r->time_ms > rep->period.to) {
+        t->outside++;
+        return;
+    }
+    t->records++;
+    if (r->time_ms < t->first)
+        t->first = r->time_ms;
+    if (r->time_ms > t->last)
+        t->last = r->time_ms;
+    const char *ev = r->event;
+    bool ok = r->outcome && strcmp(r->outcome, "CKR_OK") == 0, failed = r->outcome && !ok;
+    enum rec_kind kind = K_NONE;
+    if (strcmp(ev, "sign") == 0 && ok)
+        kind = K_SIGNED;
+    else if (strcmp(ev, "refusal") == 0)
+        kind = K_REFUSED;
+    else if (strcmp(ev, "pin_failure") == 0)
+        kind = K_PIN_FAILURE;
+    else if (strcmp(ev, "pin_locked") == 0)
+        kind = K_PIN_LOCKED;
+    else if (failed)
+        kind = K_FAILED;
+    tally(&rep->tab[AUDIT_T_EVENT], kind, ev, NULL, NULL, NULL, NULL);
+    if (strcmp(ev, "log_start") == 0 || strcmp(ev, "log_continue") == 0)
+        return;
+
+    t->usage++;
+    switch (kind) {
+    case K_SIGNED:
+        t->signed_ok++;
+        break;
+    case K_REFUSED:
+        t->refused++;
+        break;
+    case K_PIN_FAILURE:
+        t->pin_failures++;
+        break;
+    case K_PIN_LOCKED:
+        t->pin_locked++;
+        break;
+    case K_FAILED:
+        if (strcmp(ev, "sign") == 0)
+            t->sign_failed++;
+        else
+            t->other_failed++;
+        break;
+    case K_NONE:
+        break;
+    }
+    if (strcmp(ev, "decrypt") == 0)
+        t->decrypt++;
+    else if (strcmp(ev, "derive") == 0)
+        t->derive++;
+    else if (strcmp(ev, "pin_change") == 0)
+        t->pin_changes++;
+    else if (strcmp(ev, "pin_unblock") == 0)
+        t->pin_unblocks++;
+    else if (strcmp(ev, "keygen") == 0 || strcmp(ev, "object_create") == 0 || strcmp(ev, "object_destroy") == 0)
+        t->admin_writes++;
+
+    const char *org = r->has_cert ? r->cert_organization : NULL;
+    const char *name = r->has_cert ? (r->cert_cn ? r->cert_cn : r->cert_subject) : NULL;
+    const char *title = r->has_cert ? r->cert_title : NULL;
+    tally(&rep->tab[AUDIT_T_AGENCY], kind, org, NULL, NULL, NULL, NULL);
+    tally(&rep->tab[AUDIT_T_PERSON], kind, name, title, org, NULL, NULL);
+    if (r->has_cert)
+        tally(&rep->tab[AUDIT_T_CERT], kind, r->cert_sha256, r->cert_serial, NULL, name, title);
+    else
+        tally(&rep->tab[AUDIT_T_CERT], kind, NULL, NULL, NULL, NULL, NULL);
+    tally(&rep->tab[AUDIT_T_TOKEN], kind, r->token, NULL, NULL, NULL, NULL);
+    tally(&rep->tab[AUDIT_T_PROGRAM], kind, r->program_name, NULL, NULL, NULL, NULL);
+    tally(&rep->tab[AUDIT_T_USER], kind, r->user, r->host, NULL, NULL, NULL);
+    tally(&rep->tab[AUDIT_T_OUTCOME], kind, r->outcome, NULL, NULL, NULL, NULL);
+    if (kind == K_REFUSED)
+        tally(&rep->tab[AUDIT_T_RULE], kind, r->rule, NULL, NULL, NULL, NULL);
+}
+
+int audit_report_add_fn(const struct audit_record *r, void *arg)
+{
+    audit_report_add(arg, r);
+    return 0;
+}
+
+const struct audit_report_totals *audit_report_totals(const struct audit_report *rep)
+{
+    return &rep->t;
+}
+
+static int table_keys(enum audit_report_table t)
+{
+    return t == AUDIT_T_PERSON ? 3 : (t == AUDIT_T_CERT || t == AUDIT_T_USER) ? 2 : 1;
+}
+
+bool audit_report_get(const struct audit_report *rep, enum audit_report_table t, const char *k1, const char *k2,
+                      const char *k3, struct audit_report_counts *out)
+{
+    int nk = table_keys(t);
+    struct agg_entry *e = table_get((struct agg_table *)&rep->tab[t], k1, nk > 1 ? k2 : NULL,
+                                    nk > 2 ? k3 : NULL, NULL, NULL, false);
+    if (e)
+        *out = e->c;
+    else
+        memset(out, 0, sizeof(*out));
+    return e != NULL;
+}
+
+size_t audit_report_keys(const struct audit_report *rep, enum audit_report_table t, uint64_t *other_records)
+{
+    if (other_records)
+        *other_records = rep->tab[t].other.records;
+    return rep->tab[t].n;
+}
+
+/* ======================================================================
+ * The report: output
+ * ====================================================================== */
+
+struct table_info {
+    const char *title;         /* text heading */
+    const char *csv;           /* CSV section */
+    const char *json;          /* JSON member */
+    const char *key_vi, *key_en;
+    const char *label_vi, *label_en; /* NULL: no label column */
+    const char *jkeys[3], *jextra[2];
+    bool full;                 /* all six counters; else only records */
+};
+
+static const struct table_info tables[AUDIT_T_COUNT] = {
+    [AUDIT_T_EVENT] = { "Theo sự kiện (by event)", "event", "events", "Sự kiện", "event", NULL, NULL,
+                        { "event" }, { NULL }, false },
+    [AUDIT_T_AGENCY] = { "Theo cơ quan (by agency)", "agency", "agencies", "Cơ quan", "agency (O)", NULL, NULL,
+                         { "organization" }, { NULL }, true },
+    [AUDIT_T_PERSON] = { "Theo người ký (by person)", "person", "persons", "Người ký (chức danh)",
+                         "person (title)", "Cơ quan", "agency", { "name", "title", "organization" }, { NULL },
+                         true },
+    [AUDIT_T_CERT] = { "Theo chứng thư số (by certificate)", "certificate", "certificates", "Chứng thư (SHA-256)",
+                       "certificate (SHA-256)", "Số hiệu, người ký", "serial, holder", { "sha256", "serial" },
+                       { "name", "title" }, true },
+    [AUDIT_T_TOKEN] = { "Theo thiết bị (by token)", "token", "tokens", "Thiết bị", "token serial", NULL, NULL,
+                        { "token" }, { NULL }, true },
+    [AUDIT_T_PROGRAM] = { "Theo chương trình (by program)", "program", "programs", "Chương trình", "program",
+                          NULL, NULL, { "program" }, { NULL }, true },
+    [AUDIT_T_USER] = { "Theo người dùng máy (by OS user)", "user", "users", "Người dùng", "OS user", "Máy",
+                       "host", { "user", "host" }, { NULL }, true },
+    [AUDIT_T_OUTCOME] = { "Theo kết quả (by outcome)", "outcome", "outcomes", "Kết quả", "outcome", NULL, NULL,
+                          { "outcome" }, { NULL }, false },
+    [AUDIT_T_RULE] = { "Từ chối theo quy tắc (refusals by rule)", "rule", "refusals_by_rule", "Quy tắc", "rule",
+                       "Nội dung", "what it asks", { "rule" }, { "description" }, false },
+};
+
+static const struct {
+    const char *vi, *en, *csv;
+} metrics[6] = {
+    { "Bản ghi", "records", "records" },     { "Đã ký", "signed", "signed" },
+    { "Từ chối", "refused", "refused" },     { "Lỗi khác", "failed", "failed" },
+    { "Sai PIN", "PIN fail", "pin_failures" }, { "Khóa PIN", "PIN lock", "pin_locked" },
+};
+
+static uint64_t metric(const struct audit_report_counts *c, int m)
+{
+    switch (m) {
+    case 0:
+        return c->records;
+    case 1:
+        return c->signed_ok;
+    case 2:
+        return c->refused;
+    case 3:
+        return c->failed;
+    case 4:
+        return c->pin_failures;
+    default:
+        return c->pin_locked;
+    }
+}
+
+#define NONE_TEXT "(không có / none)"
+#define OTHER_TEXT "(khác / other: beyond the table's limit)"
+
+static int cmp_str_null_last(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a ? -1 : (b ? 1 : 0);
+    return strcmp(a, b);
+}
+
+static int cmp_by_count(const void *pa, const void *pb)
+{
+    const struct agg_entry *a = *(const struct agg_entry *const *)pa, *b = *(const struct agg_entry *const *)pb;
+    if (a->c.records != b->c.records)
+        return a->c.records > b->c.records ? -1 : 1;
+    for (int i = 0; i < 3; i++) {
+        int c = cmp_str_null_last(a->k[i], b->k[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static long rule_number(const char *k)
+{
+    if (!k || k[0] != 'M' || k[1] < '1' || k[1] > '9')
+        return LONG_MAX;
+    char *end;
+    long n = strtol(k + 1, &end, 10);
+    return *end ? LONG_MAX : n;
+}
+
+static int cmp_rule(const void *pa, const void *pb)
+{
+    const struct agg_entry *a = *(const struct agg_entry *const *)pa, *b = *(const struct agg_entry *const *)pb;
+    long na = rule_number(a->k[0]), nb = rule_number(b->k[0]);
+    if (na != nb)
+        return na < nb ? -1 : 1;
+    return cmp_str_null_last(a->k[0], b->k[0]);
+}
+
+/* The table's entries, sorted (the caller frees the array). */
+static struct agg_entry **sorted(const struct agg_table *t, enum audit_report_table which)
+{
+    struct agg_entry **v = calloc(t->n ? t->n : 1, sizeof(*v));
+    size_t k = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < t->nb; i++)
+        for (struct agg_entry *e = t->b[i]; e; e = e->next)
+            v[k++] = e;
+    qsort(v, k, sizeof(*v), which == AUDIT_T_RULE ? cmp_rule : cmp_by_count);
+    return v;
+}
+
+/* The key and label of a row as displayed (text) or as written (CSV). */
+static void row_text(enum audit_report_table t, const struct agg_entry *e, bool full, char *key, size_t keylen,
+                     char *label, size_t labellen)
+{
+    char tmp[1200];
+    label[0] = '\0';
+    switch (t) {
+    case AUDIT_T_PERSON:
+        if (e->k[0] && e->k[1])
+            snprintf(tmp, sizeof(tmp), "%s (%s)", e->k[0], e->k[1]);
+        else
+            snprintf(tmp, sizeof(tmp), "%s", e->k[0] ? e->k[0] : NONE_TEXT);
+        clean_text(tmp, key, keylen);
+        clean_text(e->k[2] ? e->k[2] : (e->k[0] ? NONE_TEXT : ""), label, labellen);
+        return;
+    case AUDIT_T_CERT:
+        if (!e->k[0] && !e->k[1]) {
+            snprintf(key, keylen, "%s", NONE_TEXT);
+            return;
+        }
+        if (e->k[0])
+            snprintf(tmp, sizeof(tmp), full ? "%s" : "%.16s…", e->k[0]);
+        else
+            snprintf(tmp, sizeof(tmp), "%s", NONE_TEXT);
+        clean_text(tmp, key, keylen);
+        snprintf(tmp, sizeof(tmp), "serial %s; %s%s%s%s", e->k[1] ? e->k[1] : "?",
+                 e->extra[0] ? e->extra[0] : "?", e->extra[1] ? " (" : "", e->extra[1] ? e->extra[1] : "",
+                 e->extra[1] ? ")" : "");
+        clean_text(tmp, label, labellen);
+        return;
+    case AUDIT_T_USER:
+        clean_text(e->k[0] ? e->k[0] : NONE_TEXT, key, keylen);
+        clean_text(e->k[1] ? e->k[1] : "", label, labellen);
+        return;
+    case AUDIT_T_RULE:
+        clean_text(e->k[0] ? e->k[0] : "(no rule given)", key, keylen);
+        clean_text(e->extra[0] ? e->extra[0] : "", label, labellen);
+        return;
+    default:
+        clean_text(e->k[0] ? e->k[0] : NONE_TEXT, key, keylen);
+        return;
+    }
+}
+
+static void pad(FILE *out, const char *s, size_t width)
+{
+    fputs(s, out);
+    for (size_t w = text_width(s); w < width; w++)
+        fputc(' ', out);
+}
+
+static size_t num_width(uint64_t v)
+{
+    size_t w = 1;
+    while (v >= 10) {
+        v /= 10;
+        w++;
+    }
+    return w;
+}
+
+#define KEY_TEXT 1200
+#define KEY_MAX_WIDTH 60
+
+static void text_table(FILE *out, const struct audit_report *rep, enum audit_report_table t)
+{
+    const struct table_info *ti = &tables[t];
+    const struct agg_table *tab = &rep->tab[t];
+    struct agg_entry **v = sorted(tab, t);
+    char key[KEY_TEXT], label[KEY_TEXT];
+    int nm = ti->full ? 6 : 1;
+    size_t kw = text_width(ti->key_vi), lw = ti->label_vi ? text_width(ti->label_vi) : 0, mw[6];
+
+    fprintf(out, "\n%s\n", ti->title);
+    if (!v) {
+        fputs("  (out of memory)\n", out);
+        return;
+    }
+    if (text_width(ti->key_en) > kw)
+        kw = text_width(ti->key_en);
+    if (ti->label_en && text_width(ti->label_en) > lw)
+        lw = text_width(ti->label_en);
+    for (int m = 0; m < nm; m++) {
+        const char *vi = t == AUDIT_T_RULE ? "Từ chối" : metrics[m].vi;
+        const char *en = t == AUDIT_T_RULE ? "refusals" : metrics[m].en;
+        mw[m] = text_width(vi) > text_width(en) ? text_width(vi) : text_width(en);
+    }
+    for (size_t i = 0; i <= tab->n; i++) {
+        const struct audit_report_counts *c;
+        if (i < tab->n) {
+            row_text(t, v[i], false, key, sizeof(key), label, sizeof(label));
+            c = &v[i]->c;
+        } else if (tab->has_other) {
+            snprintf(key, sizeof(key), "%s", OTHER_TEXT);
+            label[0] = '\0';
+            c = &tab->other;
+        } else {
+            break;
+        }
+        /* Longer keys overflow their column rather than widen it past KEY_MAX_WIDTH. */
+        size_t w = text_width(key);
+        w = w < KEY_MAX_WIDTH ? w : KEY_MAX_WIDTH;
+        kw = w > kw ? w : kw;
+        if (ti->label_vi) {
+            w = text_width(label);
+            w = w < KEY_MAX_WIDTH ? w : KEY_MAX_WIDTH;
+            lw = w > lw ? w : lw;
+        }
+        for (int m = 0; m < nm; m++)
+            if (num_width(metric(c, m)) > mw[m])
+                mw[m] = num_width(metric(c, m));
+    }
+    if (tab->n == 0 && !tab->has_other) {
+        fprintf(out, "  %s\n", NONE_TEXT);
+        free(v);
+        return;
+    }
+    for (int row = 0; row < 2; row++) {
+        fputs("  ", out);
+        pad(out, row ? ti->key_en : ti->key_vi, kw);
+        if (ti->label_vi) {
+            fputs("  ", out);
+            pad(out, row ? ti->label_en : ti->label_vi, lw);
+        }
+        for (int m = 0; m < nm; m++) {
+            const char *h = t == AUDIT_T_RULE ? (row ? "refusals" : "Từ chối") : (row ? metrics[m].en : metrics[m].vi);
+            fputs("  ", out);
+            for (size_t w = text_width(h); w < mw[m]; w++)
+                fputc(' ', out);
+            fputs(h, out);
+        }
+        fputc('\n', out);
+    }
+    for (size_t i = 0; i <= tab->n; i++) {
+        const struct audit_report_counts *c;
+        if (i < tab->n) {
+            row_text(t, v[i], false, key, sizeof(key), label, sizeof(label));
+            c = &v[i]->c;
+        } else if (tab->has_other) {
+            snprintf(key, sizeof(key), "%s", OTHER_TEXT);
+            label[0] = '\0';
+            c = &tab->other;
+        } else {
+            break;
+        }
+        fputs("  ", out);
+        pad(out, key, kw);
+        if (ti->label_vi) {
+            fputs("  ", out);
+            pad(out, label, lw);
+        }
+        for (int m = 0; m < nm; m++)
+            fprintf(out, "  %*" PRIu64, (int)mw[m], metric(c, m));
+        fputc('\n', out);
+    }
+    free(v);
+}
+
+static const struct {
+    const char *vi_en, *csv;
+    size_t off;
+} total_rows[] = {
+    { "Chữ ký đã tạo (signatures made)", "signatures_made", offsetof(struct audit_report_totals, signed_ok) },
+    { "Ký không thành công (signatures failed)", "signatures_failed",
+      offsetof(struct audit_report_totals, sign_failed) },
+    { "Bị từ chối theo quy tắc (refused by a rule)", "refusals", offsetof(struct audit_report_totals, refused) },
+    { "Giải mã (decryptions)", "decryptions", offsetof(struct audit_report_totals, decrypt) },
+    { "Dẫn xuất khóa (key derivations)", "derivations", offsetof(struct audit_report_totals, derive) },
+    { "Nhập sai PIN (PIN failures)", "pin_failures", offsetof(struct audit_report_totals, pin_failures) },
+    { "Khóa PIN (PIN lock-outs)", "pin_lockouts", offsetof(struct audit_report_totals, pin_locked) },
+    { "Đổi PIN (PIN changes)", "pin_changes", offsetof(struct audit_report_totals, pin_changes) },
+    { "Mở khóa PIN (PIN unblocks)", "pin_unblocks", offsetof(struct audit_report_totals, pin_unblocks) },
+    { "Ghi quản trị (admin writes)", "admin_writes", offsetof(struct audit_report_totals, admin_writes) },
+    { "Lỗi khác (other failures)", "other_failures", offsetof(struct audit_report_totals, other_failed) },
+};
+
+static uint64_t total_value(const struct audit_report_totals *t, size_t i)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)t + total_rows[i].off, sizeof(v));
+    return v;
+}
+
+#define INTEGRITY_NOTE "integrity: run kyso audit verify"
+
+static void text_line(FILE *out, const char *label, const char *value)
+{
+    fputs("  ", out);
+    pad(out, label, 52);
+    fprintf(out, " %s\n", value);
+}
+
+static void text_count(FILE *out, const char *label, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, v);
+    text_line(out, label, num);
+}
+
+static void write_text(const struct audit_report *rep, FILE *out, const char *const *files, size_t nfiles,
+                       const struct audit_scan_stats *st)
+{
+    const struct audit_report_totals *t = &rep->t;
+    char a[40], b[40], buf[1400], clean[1400];
+
+    fputs("BÁO CÁO SỬ DỤNG THIẾT BỊ KÝ SỐ (token usage report, rule M9) — kyso " PACKAGE_VERSION "\n\n", out);
+    audit_time_format(rep->period.from, a, sizeof(a));
+    audit_time_format(rep->period.to, b, sizeof(b));
+    clean_text(rep->period.name, clean, sizeof(clean));
+    snprintf(buf, sizeof(buf), "%.200s: %s .. %s", clean, a, b);
+    text_line(out, "Kỳ báo cáo (period)", buf);
+    for (size_t i = 0; i < nfiles; i++) {
+        clean_text(audit_log_name(files[i]), clean, sizeof(clean));
+        text_line(out, i == 0 ? "Nhật ký (logs read)" : "", clean);
+    }
+    if (t->records) {
+        audit_time_format(t->first, a, sizeof(a));
+        audit_time_format(t->last, b, sizeof(b));
+    } else {
+        snprintf(a, sizeof(a), "-");
+        snprintf(b, sizeof(b), "-");
+    }
+    text_line(out, "Bản ghi đầu tiên (first record)", a);
+    text_line(out, "Bản ghi cuối cùng (last record)", b);
+    text_count(out, "Bản ghi trong kỳ (records in the period)", t->records);
+    text_count(out, "  trong đó sử dụng thiết bị (token use)", t->usage);
+    text_count(out, "Bản ghi ngoài kỳ (records outside the period)", t->outside);
+    text_count(out, "Dòng hỏng, bỏ qua (malformed lines, skipped)", st ? st->malformed : 0);
+    for (size_t i = 0; st && i < st->nexamples; i++) {
+        snprintf(buf, sizeof(buf), "%s:%" PRIu64 ": %s", st->examples[i].file, st->examples[i].line,
+                 st->examples[i].reason);
+        clean_text(buf, clean, sizeof(clean));
+        text_line(out, "", clean);
+    }
+    text_count(out, "Dòng cuối chưa ghi xong (incomplete last lines)", st ? st->incomplete : 0);
+
+    fputs("\nTổng hợp (totals)\n", out);
+    for (size_t i = 0; i < sizeof(total_rows) / sizeof(total_rows[0]); i++)
+        text_count(out, total_rows[i].vi_en, total_value(t, i));
+
+    static const enum audit_report_table order[] = { AUDIT_T_AGENCY, AUDIT_T_PERSON, AUDIT_T_CERT,
+                                                     AUDIT_T_TOKEN,  AUDIT_T_PROGRAM, AUDIT_T_USER,
+                                                     AUDIT_T_OUTCOME, AUDIT_T_RULE,  AUDIT_T_EVENT };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        text_table(out, rep, order[i]);
+    fputs("\nCột (columns): Đã ký = signatures made; Từ chối = refused by a rule; Lỗi khác = other records whose\n"
+          "outcome is not CKR_OK; Sai PIN / Khóa PIN = pin_failure / pin_locked records.\n",
+          out);
+    fputs("\n" INTEGRITY_NOTE " (bản ghi không được kiểm tra ở đây / the records are not verified by this "
+          "report)\n",
+          out);
+}
+
+static void csv_row(FILE *out, const char *section, const char *key, const char *label, const char *m,
+                    const char *value)
+{
+    audit_csv_field(out, section);
+    fputc(',', out);
+    audit_csv_field(out, key);
+    fputc(',', out);
+    audit_csv_field(out, label);
+    fputc(',', out);
+    audit_csv_field(out, m);
+    fputc(',', out);
+    audit_csv_field(out, value);
+    fputs("\r\n", out);
+}
+
+static void csv_num(FILE *out, const char *section, const char *key, const char *label, const char *m,
+                    uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%" PRIu64, v);
+    csv_row(out, section, key, label, m, num);
+}
+
+/* Raw (unclean) key and label for CSV: the data as logged. */
+static void csv_keys(enum audit_report_table t, const struct agg_entry *e, char *key, size_t keylen, char *label,
+                     size_t labellen)
+{
+    label[0] = '\0';
+    switch (t) {
+    case AUDIT_T_PERSON:
+        if (e->k[0] && e->k[1])
+            snprintf(key, keylen, "%s (%s)", e->k[0], e->k[1]);
+        else
+            snprintf(key, keylen, "%s", e->k[0] ? e->k[0] : "");
+        snprintf(label, labellen, "%s", e->k[2] ? e->k[2] : "");
+        return;
+    case AUDIT_T_CERT:
+        snprintf(key, keylen, "%s", e->k[0] ? e->k[0] : "");
+        if (e->k[0] || e->k[1])
+            snprintf(label, labellen, "serial %s; %s%s%s%s", e->k[1] ? e->k[1] : "?",
+                     e->extra[0] ? e->extra[0] : "?", e->extra[1] ? " (" : "", e->extra[1] ? e->extra[1] : "",
+                     e->extra[1] ? ")" : "");
+        return;
+    case AUDIT_T_USER:
+        snprintf(key, keylen, "%s", e->k[0] ? e->k[0] : "");
+        snprintf(label, labellen, "%s", e->k[1] ? e->k[1] : "");
+        return;
+    case AUDIT_T_RULE:
+        snprintf(key, keylen, "%s", e->k[0] ? e->k[0] : "");
+        snprintf(label, labellen, "%s", e->extra[0] ? e->extra[0] : "");
+        return;
+    default:
+        snprintf(key, keylen, "%s", e->k[0] ? e->k[0] : "");
+        return;
+    }
+}
+
+static void write_csv(const struct audit_report *rep, FILE *out, const char *const *files, size_t nfiles,
+                      const struct audit_scan_stats *st)
+{
+    const struct audit_report_totals *t = &rep->t;
+    char a[40], key[KEY_TEXT], label[KEY_TEXT];
+
+    fputs("section,key,label,metric,value\r\n", out);
+    csv_row(out, "report", "period", "", "name", rep->period.name);
+    audit_time_format(rep->period.from, a, sizeof(a));
+    csv_row(out, "report", "period", "", "from", a);
+    audit_time_format(rep->period.to, a, sizeof(a));
+    csv_row(out, "report", "period", "", "to", a);
+    for (size_t i = 0; i < nfiles; i++)
+        csv_row(out, "report", "log", "", "file", audit_log_name(files[i]));
+    if (t->records) {
+        audit_time_format(t->first, a, sizeof(a));
+        csv_row(out, "report", "records", "", "first", a);
+        audit_time_format(t->last, a, sizeof(a));
+        csv_row(out, "report", "records", "", "last", a);
+    }
+    csv_num(out, "report", "records", "", "in_period", t->records);
+    csv_num(out, "report", "records", "", "token_use", t->usage);
+    csv_num(out, "report", "records", "", "outside_period", t->outside);
+    csv_num(out, "report", "lines", "", "malformed", st ? st->malformed : 0);
+    csv_num(out, "report", "lines", "", "incomplete", st ? st->incomplete : 0);
+    for (size_t i = 0; st && i < st->nexamples; i++)
+        csv_num(out, "malformed", st->examples[i].file, st->examples[i].reason, "line", st->examples[i].line);
+    for (size_t i = 0; i < sizeof(total_rows) / sizeof(total_rows[0]); i++)
+        csv_num(out, "totals", total_rows[i].csv, "", "count", total_value(t, i));
+    for (int tt = 0; tt < AUDIT_T_COUNT; tt++) {
+        const struct table_info *ti = &tables[tt];
+        const struct agg_table *tab = &rep->tab[tt];
+        struct agg_entry **v = sorted(tab, (enum audit_report_table)tt);
+        if (!v)
+            continue;
+        for (size_t i = 0; i <= tab->n; i++) {
+            const struct audit_report_counts *c;
+            if (i < tab->n) {
+                csv_keys((enum audit_report_table)tt, v[i], key, sizeof(key), label, sizeof(label));
+                c = &v[i]->c;
+            } else if (tab->has_other) {
+                snprintf(key, sizeof(key), "(other)");
+                label[0] = '\0';
+                c = &tab->other;
+            } else {
+                break;
+            }
+            for (int m = 0; m < (ti->full ? 6 : 1); m++)
+                csv_num(out, ti->csv, key, label, tt == AUDIT_T_RULE ? "refusals" : metrics[m].csv, metric(c, m));
+        }
+        free(v);
+    }
+    csv_row(out, "report", "integrity", "", "note", INTEGRITY_NOTE " (records are not verified by this report)");
+}
+
+static json_object *jstr(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *jnum(uint64_t v)
+{
+    return json_object_new_uint64(v);
+}
+
+static void write_json(const struct audit_report *rep, FILE *out, const char *const *files, size_t nfiles,
+                       const struct audit_scan_stats *st)
+{
+    const struct audit_report_totals *t = &rep->t;
+    char a[40];
+    json_object *root = json_object_new_object(), *o, *arr;
+
+    json_object_object_add(root, "report", jstr("kyso audit usage report (rule M9)"));
+    json_object_object_add(root, "generator", jstr("kyso " PACKAGE_VERSION));
+    o = json_object_new_object();
+    json_object_object_add(o, "name", jstr(rep->period.name));
+    audit_time_format(rep->period.from, a, sizeof(a));
+    json_object_object_add(o, "from", jstr(a));
+    audit_time_format(rep->period.to, a, sizeof(a));
+    json_object_object_add(o, "to", jstr(a));
+    json_object_object_add(root, "period", o);
+    arr = json_object_new_array();
+    for (size_t i = 0; i < nfiles; i++)
+        json_object_array_add(arr, jstr(audit_log_name(files[i])));
+    json_object_object_add(root, "logs", arr);
+    json_object_object_add(root, "lines", jnum(st ? st->lines : 0));
+    json_object_object_add(root, "records_in_period", jnum(t->records));
+    json_object_object_add(root, "token_use_records", jnum(t->usage));
+    json_object_object_add(root, "records_outside_period", jnum(t->outside));
+    json_object_object_add(root, "malformed_lines", jnum(st ? st->malformed : 0));
+    arr = json_object_new_array();
+    for (size_t i = 0; st && i < st->nexamples; i++) {
+        o = json_object_new_object();
+        json_object_object_add(o, "file", jstr(st->examples[i].file));
+        json_object_object_add(o, "line", jnum(st->examples[i].line));
+        json_object_object_add(o, "reason", jstr(st->examples[i].reason));
+        json_object_array_add(arr, o);
+    }
+    json_object_object_add(root, "malformed_examples", arr);
+    json_object_object_add(root, "incomplete_lines", jnum(st ? st->incomplete : 0));
+    if (t->records) {
+        audit_time_format(t->first, a, sizeof(a));
+        json_object_object_add(root, "first_record", jstr(a));
+        audit_time_format(t->last, a, sizeof(a));
+        json_object_object_add(root, "last_record", jstr(a));
+    } else {
+        json_object_object_add(root, "first_record", NULL);
+        json_object_object_add(root, "last_record", NULL);
+    }
+    o = json_object_new_object();
+    for (size_t i = 0; i < sizeof(total_rows) / sizeof(total_rows[0]); i++)
+        json_object_object_add(o, total_rows[i].csv, jnum(total_value(t, i)));
+    json_object_object_add(root, "totals", o);
+    for (int tt = 0; tt < AUDIT_T_COUNT; tt++) {
+        const struct table_info *ti = &tables[tt];
+        const struct agg_table *tab = &rep->tab[tt];
+        struct agg_entry **v = sorted(tab, (enum audit_report_table)tt);
+        int nk = table_keys((enum audit_report_table)tt);
+        arr = json_object_new_array();
+        for (size_t i = 0; v && i <= tab->n; i++) {
+            const struct audit_report_counts *c;
+            o = json_object_new_object();
+            if (i < tab->n) {
+                for (int k = 0; k < nk; k++)
+                    json_object_object_add(o, ti->jkeys[k], jstr(v[i]->k[k]));
+                for (int k = 0; k < 2; k++)
+                    if (ti->jextra[k])
+                        json_object_object_add(o, ti->jextra[k], jstr(v[i]->extra[k]));
+                c = &v[i]->c;
+            } else if (tab->has_other) {
+                json_object_object_add(o, "other", json_object_new_boolean(1));
+                c = &tab->other;
+            } else {
+                json_object_put(o);
+                break;
+            }
+            for (int m = 0; m < (ti->full ? 6 : 1); m++)
+                json_object_object_add(o, tt == AUDIT_T_RULE ? "refusals" : metrics[m].csv, jnum(metric(c, m)));
+            json_object_array_add(arr, o);
+        }
+        free(v);
+        json_object_object_add(root, ti->json, arr);
+    }
+    json_object_object_add(root, "integrity", jstr(INTEGRITY_NOTE " (records are not verified by this report)"));
+    fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE),
+          out);
+    fputc('\n', out);
+    json_object_put(root);
+}
+
+int audit_report_write(const struct audit_report *rep, FILE *out, enum audit_report_format format,
+                       const char *const *files, size_t nfiles, const struct audit_scan_stats *st)
+{
+    switch (format) {
+    case AUDIT_REPORT_TEXT:
+        write_text(rep, out, files, nfiles, st);
+        break;
+    case AUDIT_REPORT_CSV:
+        write_csv(rep, out, files, nfiles, st);
+        break;
+    case AUDIT_REPORT_JSON:
+        write_json(rep, out, files, nfiles, st);
+        break;
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+/* ======================================================================
+ * One line per record (kyso audit tail)
+ * ====================================================================== */
+
+struct sbuf {
+    char *p;
+    size_t cap, n;
+};
+
+static void sb_add(struct sbuf *b, const char *s)
+{
+    char tmp[1200];
+    clean_text(s, tmp, sizeof(tmp));
+    size_t l = strlen(tmp);
+    if (b->n + l + 1 > b->cap)
+        l = b->cap > b->n + 1 ? b->cap - b->n - 1 : 0;
+    memcpy(b->p + b->n, tmp, l);
+    b->n += l;
+    b->p[b->n] = '\0';
+}
+
+size_t audit_record_summary(const struct audit_record *r, char *out, size_t outlen)
+{
+    struct sbuf b = { out, outlen, 0 };
+    char ev[32];
+    if (outlen == 0)
+        return 0;
+    out[0] = '\0';
+    sb_add(&b, r->time);
+    snprintf(ev, sizeof(ev), "  %-14s  ", r->event);
+    sb_add(&b, ev);
+    sb_add(&b, r->user ? r->user : "-");
+    sb_add(&b, "/");
+    sb_add(&b, r->program_name ? r->program_name : "-");
+    sb_add(&b, "  ");
+    if (r->has_cert) {
+        sb_add(&b, r->cert_cn ? r->cert_cn : (r->cert_subject ? r->cert_subject : "?"));
+        if (r->cert_title) {
+            sb_add(&b, " (");
+            sb_add(&b, r->cert_title);
+            sb_add(&b, ")");
+        }
+    } else {
+        sb_add(&b, "-");
+    }
+    if (r->token) {
+        sb_add(&b, "  token ");
+        sb_add(&b, r->token);
+    }
+    if (r->key) {
+        sb_add(&b, "  key ");
+        sb_add(&b, r->key);
+    }
+    if (r->mechanism) {
+        sb_add(&b, "  ");
+        sb_add(&b, r->mechanism);
+    }
+    sb_add(&b, "  ");
+    sb_add(&b, r->outcome ? r->outcome : "-");
+    if (r->rule) {
+        sb_add(&b, "  rule ");
+        sb_add(&b, r->rule);
+    }
+    if (r->detail) {
+        sb_add(&b, "  — ");
+        sb_add(&b, r->detail);
+    }
+    return b.n;
+}
