@@ -84,6 +84,9 @@ int audit_verify_files(const char *const *files, size_t n, const uint8_t key0[AU
 /* Makes the record durable in the configured sink. Returns 0, or -1 with a
  * reason (then the caller must not release what the record is about). */
 int audit_submit(const struct audit_event *ev, char *err, size_t errlen);
+/* Around fork() (the module's atfork handlers): holds the file sink's lock. */
+void audit_sink_fork_prepare(void);
+void audit_sink_fork_done(void);
 /* True when KYSO_AUDIT=off (benchmarks only). */
 bool audit_disabled(void);
 

@@ -20,23 +20,17 @@ static pid_t file_pid;
 static struct audit_identity self;
 
 /* fork() while another thread is writing a record would leave the child
- * with the lock held: the lock is taken around fork, so the child starts
- * with it free (and reopens the writer, see file_submit). */
-static void before_fork(void)
+ * with the lock held. The module takes this lock around fork (after its
+ * own locks, in the order its threads take them: slot, then this), so the
+ * child starts with it free and reopens the writer (see file_submit). */
+void audit_sink_fork_prepare(void)
 {
     pthread_mutex_lock(&file_lock);
 }
 
-static void after_fork(void)
+void audit_sink_fork_done(void)
 {
     pthread_mutex_unlock(&file_lock);
-}
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void register_atfork(void)
-{
-    pthread_atfork(before_fork, after_fork, after_fork);
 }
 
 static const char *setting(void)
@@ -53,7 +47,6 @@ bool audit_disabled(void)
 static int file_submit(const char *path, const struct audit_event *ev, char *err, size_t errlen)
 {
     int rc;
-    pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&file_lock);
     if (file_writer && (file_pid != getpid() || strcmp(path, file_path) != 0)) {
         /* After fork the writer is a copy of the parent's: closing our

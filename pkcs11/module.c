@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit/audit.h"
 #include "pkcs11/internal.h"
 
 struct p11_module p11;
@@ -29,14 +30,43 @@ static atomic_uint fork_count;
 static unsigned fork_count_at_init;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* No thread of the parent is inside the module's PC/SC calls while it
+ * forks: pcsc-lite's own locks would otherwise stay taken in the child,
+ * whose C_Initialize then hangs. The module lock and every slot lock are
+ * held across fork() (taken in that order, as everywhere else). */
+static bool fork_locked;
+
+static void before_fork(void)
+{
+    fork_locked = p11.initialized && p11.lock;
+    if (!fork_locked)
+        return;
+    p11_mutex_lock(p11.lock);
+    for (size_t i = 0; i < p11.nslots; i++)
+        p11_mutex_lock(p11.slots[i].lock);
+    audit_sink_fork_prepare(); /* a slot's thread takes it while holding its slot */
+}
+
+static void after_fork(void)
+{
+    if (!fork_locked)
+        return;
+    audit_sink_fork_done();
+    for (size_t i = p11.nslots; i-- > 0;)
+        p11_mutex_unlock(p11.slots[i].lock);
+    p11_mutex_unlock(p11.lock);
+    fork_locked = false;
+}
+
 static void on_fork_child(void)
 {
+    after_fork();
     atomic_fetch_add(&fork_count, 1);
 }
 
 static void register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, on_fork_child);
+    pthread_atfork(before_fork, after_fork, on_fork_child);
 }
 
 /* ---------------------------------------------------------------- locks */
