@@ -33,6 +33,15 @@ void audit_sink_fork_done(void)
     pthread_mutex_unlock(&file_lock);
 }
 
+/* The module may be unloaded (dlclose) while its process goes on: the
+ * file sink's writer goes with it. */
+__attribute__((destructor)) static void close_file_sink(void)
+{
+    if (file_writer && file_pid == getpid())
+        audit_writer_close(file_writer);
+    file_writer = NULL;
+}
+
 static const char *setting(void)
 {
     const char *v = getenv("KYSO_AUDIT");
