@@ -37,7 +37,9 @@ void audit_sink_fork_done(void)
  * file sink's writer goes with it. */
 __attribute__((destructor)) static void close_file_sink(void)
 {
-    if (file_writer && file_pid == getpid())
+    /* In a forked child too: closing our copies of the files leaves the
+     * parent's alone. */
+    if (file_writer)
         audit_writer_close(file_writer);
     file_writer = NULL;
 }
