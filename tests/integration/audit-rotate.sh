@@ -16,9 +16,17 @@ run_checked "$bin/audit_signer" --threads 2 --count 300 --received "$TEST_TMP/re
     >"$TEST_TMP/signer.out" 2>&1 &
 pid=$!
 for _ in $(seq 600); do [ -e "$TEST_TMP/ready" ] || ! kill -0 "$pid" 2>/dev/null && break; sleep 0.05; done
-sleep 0.3
+# Rotate only once the current file holds a signature record: under
+# valgrind the first signatures take a while to come.
+wait_for_sign() {
+    for _ in $(seq 1200); do
+        grep -q '"event":"sign"' "$log" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null && break
+        sleep 0.05
+    done
+}
+wait_for_sign
 check "kyso audit rotate while signing (1)" "$kyso" audit rotate --log "$log" "$log.1"
-sleep 0.3
+wait_for_sign
 check "kyso audit rotate while signing (2)" "$kyso" audit rotate --log "$log" "$log.2"
 wait "$pid"
 status=$?
