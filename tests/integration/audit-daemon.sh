@@ -78,6 +78,17 @@ silent() { # NAME: the daemon printed nothing
     [ ! -s "$T/$1.out" ] && [ ! -s "$T/$1.err" ] || { cat "$T/$1.out" "$T/$1.err"; return 1; }
 }
 records() { grep -c . "$1"; }
+# A connection sits in the daemon's listen queue until it is accepted:
+# what a check needs accepted is waited for by counting its sockets.
+sockets_of() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+accepted() { # PID N: the daemon holds at least N sockets (within 10 s)
+    local _
+    for _ in $(seq 200); do
+        [ "$(sockets_of "$1")" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 log=$T/audit.log
@@ -149,6 +160,7 @@ check "kyso audit verify passes" verify --log "$log"
 # A request long enough that trickling it (a byte every 100 ms) takes longer than the test.
 sign_json="{\"event\":\"sign\",\"outcome\":\"CKR_OK\",\"detail\":\"a trickling client $(printf '%0600d' 0)\"}"
 holders=()
+base=$(sockets_of "$main_pid")
 for i in 1 2 3 4; do
     "$client" hold "$sock" 60 >"$T/hold$i" &
     holders+=($!)
@@ -156,7 +168,7 @@ done
 "$client" trickle "$sock" 60 "$sign_json" >"$T/trickle" &
 holders+=($!)
 helper_pids+=("${holders[@]}")
-sleep 0.5
+check "the daemon holds the five connections" accepted "$main_pid" $((base + 5))
 t0=$(now_ms)
 sign "$T/sig2"
 r1=$?
@@ -305,12 +317,13 @@ vg=()
 start_daemon limits "$log" "$sock" --max-clients 2 --rotate-size 4K
 vg=("${vg_saved[@]}")
 limits_pid=$dpid
+base=$(sockets_of "$limits_pid")
 "$client" hold "$sock" 30 >"$T/holdA" &
 ha=$!
 "$client" hold "$sock" 30 >"$T/holdB" &
 hb=$!
 helper_pids+=("$ha" "$hb")
-sleep 0.5
+check "the daemon holds both idle clients" accepted "$limits_pid" $((base + 2))
 "$client" send "$sock" "$sign_json" >"$T/busy"
 check "a client beyond --max-clients is answered with an error" test $? -eq 1
 check "saying the daemon is busy" grep -q busy "$T/busy"
@@ -340,9 +353,11 @@ check "the daemon printed nothing" silent limits
 # ---- SIGTERM with a batch in hand ----
 start_daemon batch "$log" "$sock" --batch-ms 10000
 batch_pid=$dpid
+base=$(sockets_of "$batch_pid")
 "$client" send "$sock" '{"event":"sign","outcome":"CKR_OK","detail":"in hand"}' >"$T/inhand" &
 cp=$!
-sleep 0.5
+accepted "$batch_pid" $((base + 1))
+sleep 0.2 # (and its request read: the daemon serves it either way)
 t0=$(now_ms)
 kill -TERM "$batch_pid"
 wait "$cp"
@@ -403,7 +418,7 @@ if command -v systemd-socket-activate >/dev/null; then
         --socket "$run/unused/audit.sock" >"$T/activated.out" 2>"$T/activated.err" &
     apid=$!
     daemon_pids+=("$apid")
-    sleep 0.5
+    "$client" wait "$asock" 60 >>"$TEST_LOG" 2>&1
     KYSO_AUDIT="daemon:$asock" sign "$T/sig6"
     check "a daemon started by socket activation records a signature" test $? -eq 0
     check "under the signer's pid" test "$(sign_record "$spid" | grep -c .)" -eq 1

@@ -154,7 +154,11 @@ check "the current half year holds them all" equal "$lines" \
 # ---- a rotated chain, read as two logs; tail --follow across the rotation ----
 "$KYSO" audit tail --log "$LOG" -n 0 --follow >"$T/follow" 2>"$T/follow.err" &
 follow_pid=$!
-sleep 0.5
+# (it must hold the log open before the rotation)
+for _ in $(seq 200); do
+    find "/proc/$follow_pid/fd" -lname "$(readlink -f "$LOG")" 2>/dev/null | grep -q . && break
+    sleep 0.05
+done
 check "rotate the log" kyso audit rotate --log "$LOG" "$T/archive.log"
 check "signature 7, in the new file" sign
 for _ in $(seq 50); do grep -q "  sign " "$T/follow" && break; sleep 0.2; done

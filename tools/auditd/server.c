@@ -22,7 +22,9 @@
  * The log is reopened on SIGHUP, when its path no longer names the file
  * held (an external `kyso audit rotate`), and after a failed write;
  * --rotate-size rotates it here. SIGTERM/SIGINT: no new connections; the
- * requests in hand are written and answered, then the loop ends. */
+ * clients already connected are served (their requests read until their
+ * deadline), the requests in hand written and answered, then the loop
+ * ends. */
 #include "config.h"
 
 #include <errno.h>
@@ -476,13 +478,16 @@ static void stop_listening(struct server *s)
 {
     if (s->lfd < 0)
         return;
-    close(s->lfd);
-    s->lfd = -1;
-    /* New clients are refused at once rather than left waiting. */
+    /* New clients are refused at once rather than left waiting; those
+     * whose connect() already succeeded (still in the listen queue) are
+     * taken in and served like the others, not reset. */
     struct stat sb;
     if (s->opt->socket_path && lstat(s->opt->socket_path, &sb) == 0 && sb.st_dev == s->opt->socket_dev &&
         sb.st_ino == s->opt->socket_ino)
         unlink(s->opt->socket_path);
+    accept_all(s);
+    close(s->lfd);
+    s->lfd = -1;
 }
 
 static void on_hup(struct server *s)
