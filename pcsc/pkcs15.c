@@ -827,47 +827,49 @@ int p15_parse_aodf(const uint8_t *buf, size_t len, struct p15_pin *out, size_t m
 }
 
 /* The parts of private and public key objects that are alike. */
-struct key_object {
-    struct common com;
-    struct key_common key;
-    enum p15_key_type type;
-    unsigned long modulus_bits;
-    struct p15_path path;
-    bool has_path;
-    struct tlv direct;
-    bool has_direct;
-};
-
-/* Parses a key object: RSA (30) or EC ([0]); public keys may have a direct
- * value. */
-static int parse_key_object(const struct cur *c, const struct tlv *t, bool public_key,
-                            struct key_object *k)
+/* Parses a key object, RSA (30) or EC ([0]), into *out; a public key
+ * may have a direct value (*direct, else NULL there). */
+static int parse_key_object(const struct cur *c, const struct tlv *t, struct p15_key *out, struct tlv *direct)
 {
     struct object o;
+    struct common com;
+    struct key_common key;
     struct cur seq;
     struct tlv e;
     int rc;
 
-    memset(k, 0, sizeof(*k));
-    k->type = t->tag == 0x30 ? P15_KEY_RSA : P15_KEY_EC;
-    if ((rc = split_object(c, t, &o)) < 0 || (rc = parse_common(&o.common, &k->com)) < 0 ||
-        (rc = parse_key_common(&o.cls, &k->key)) < 0 || (rc = type_sequence(&o, &seq)) < 0)
+    memset(out, 0, sizeof(*out));
+    if (direct)
+        memset(direct, 0, sizeof(*direct));
+    out->type = t->tag == 0x30 ? P15_KEY_RSA : P15_KEY_EC;
+    if ((rc = split_object(c, t, &o)) < 0 || (rc = parse_common(&o.common, &com)) < 0 ||
+        (rc = parse_key_common(&o.cls, &key)) < 0 || (rc = type_sequence(&o, &seq)) < 0)
         return rc;
-    if ((rc = parse_value(&seq, &k->path, &k->has_path, public_key ? &k->direct : NULL)) < 0)
+    if ((rc = parse_value(&seq, &out->path, &out->has_path, direct)) < 0)
         return rc;
-    k->has_direct = k->direct.value != NULL;
-    if (k->has_direct) {
+    if (direct && direct->value) {
         /* RSAPublicKeyChoice / ECPublicKeyChoice: raw or [1] spki. */
-        uint32_t raw = k->type == P15_KEY_RSA ? 0x30 : 0x04;
-        if (k->direct.tag != raw && k->direct.tag != 0xA1)
+        uint32_t raw = out->type == P15_KEY_RSA ? 0x30 : 0x04;
+        if (direct->tag != raw && direct->tag != 0xA1)
             return P15_ERR_UNSUPPORTED;
     }
-    if (k->type == P15_KEY_RSA) {
+    if (out->type == P15_KEY_RSA) {
         long bits;
         if ((rc = req(&seq, 0x02, &e)) < 0 || (rc = get_int(&e, 1, LONG_MAX, &bits)) < 0)
             return rc;
-        k->modulus_bits = (unsigned long)bits;
+        out->modulus_bits = (unsigned long)bits;
     }
+    memcpy(out->label, com.label, sizeof(out->label));
+    out->obj_flags = com.flags;
+    memcpy(out->auth_id, com.auth_id, sizeof(out->auth_id));
+    out->auth_id_len = com.auth_id_len;
+    memcpy(out->id, key.id, sizeof(out->id));
+    out->id_len = key.id_len;
+    out->usage = key.usage;
+    out->access_flags = key.access_flags;
+    out->native = key.native;
+    out->key_reference = key.key_reference;
+    out->has_key_reference = key.has_key_reference;
     /* keyInfo (a reference INTEGER or a SEQUENCE) and extensions. */
     return rest(&seq, NULL, 0);
 }
@@ -875,28 +877,12 @@ static int parse_key_object(const struct cur *c, const struct tlv *t, bool publi
 static int prkdf_entry(const struct cur *c, const struct tlv *t, void *entry)
 {
     struct p15_private_key *pk = entry;
-    struct key_object k;
     int rc;
 
     if (t->tag != 0x30 && t->tag != 0xA0) /* DH [1], DSA [2], KEA [3], generic [4], ... */
         return skip_other(c, t);
-    if ((rc = parse_key_object(c, t, false, &k)) < 0)
+    if ((rc = parse_key_object(c, t, &pk->key, NULL)) < 0)
         return rc;
-    memcpy(pk->label, k.com.label, sizeof(pk->label));
-    pk->obj_flags = k.com.flags;
-    memcpy(pk->auth_id, k.com.auth_id, sizeof(pk->auth_id));
-    pk->auth_id_len = k.com.auth_id_len;
-    memcpy(pk->id, k.key.id, sizeof(pk->id));
-    pk->id_len = k.key.id_len;
-    pk->usage = k.key.usage;
-    pk->access_flags = k.key.access_flags;
-    pk->native = k.key.native;
-    pk->key_reference = k.key.key_reference;
-    pk->has_key_reference = k.key.has_key_reference;
-    pk->type = k.type;
-    pk->modulus_bits = k.modulus_bits;
-    pk->path = k.path;
-    pk->has_path = k.has_path;
     return 1;
 }
 
@@ -911,32 +897,17 @@ int p15_parse_prkdf(const uint8_t *buf, size_t len, struct p15_private_key *out,
 static int pukdf_entry(const struct cur *c, const struct tlv *t, void *entry)
 {
     struct p15_public_key *pk = entry;
-    struct key_object k;
+    struct tlv direct;
     int rc;
 
     if (t->tag != 0x30 && t->tag != 0xA0) /* DH [1], DSA [2], KEA [3], ... */
         return skip_other(c, t);
-    if ((rc = parse_key_object(c, t, true, &k)) < 0)
+    if ((rc = parse_key_object(c, t, &pk->key, &direct)) < 0)
         return rc;
-    memcpy(pk->label, k.com.label, sizeof(pk->label));
-    pk->obj_flags = k.com.flags;
-    memcpy(pk->auth_id, k.com.auth_id, sizeof(pk->auth_id));
-    pk->auth_id_len = k.com.auth_id_len;
-    memcpy(pk->id, k.key.id, sizeof(pk->id));
-    pk->id_len = k.key.id_len;
-    pk->usage = k.key.usage;
-    pk->access_flags = k.key.access_flags;
-    pk->native = k.key.native;
-    pk->key_reference = k.key.key_reference;
-    pk->has_key_reference = k.key.has_key_reference;
-    pk->type = k.type;
-    pk->modulus_bits = k.modulus_bits;
-    pk->path = k.path;
-    pk->has_path = k.has_path;
-    if (k.has_direct) {
-        pk->direct = k.direct.value;
-        pk->direct_len = k.direct.len;
-        pk->direct_form = k.direct.tag == 0xA1 ? P15_DIRECT_SPKI : P15_DIRECT_RAW;
+    if (direct.value) {
+        pk->direct = direct.value;
+        pk->direct_len = direct.len;
+        pk->direct_form = direct.tag == 0xA1 ? P15_DIRECT_SPKI : P15_DIRECT_RAW;
     }
     return 1;
 }

@@ -198,12 +198,11 @@ struct p15_pin {
 
 enum p15_key_type { P15_KEY_RSA, P15_KEY_EC };
 
-/* PrKDF: privateRSAKey (SEQUENCE) and privateECKey ([0]) objects; other
- * key types are skipped. CommonKeyAttributes { iD, usage, native DEFAULT
- * TRUE, accessFlags OPTIONAL, keyReference OPTIONAL, ... }; [1] { value
- * Path, modulusLength (RSA), ... }. A value that is not a Path is
- * P15_ERR_UNSUPPORTED. */
-struct p15_private_key {
+/* What a PrKDF and a PuKDF entry say of a key. RSA keys are SEQUENCE
+ * objects, EC keys [0]; other key types are skipped. CommonKeyAttributes
+ * { iD, usage, native DEFAULT TRUE, accessFlags OPTIONAL, keyReference
+ * OPTIONAL, ... }; [1] { value, modulusLength (RSA), ... }. */
+struct p15_key {
     char label[P15_LABEL_MAX + 1];
     unsigned long obj_flags;                 /* P15_OBJ_* */
     uint8_t id[P15_ID_MAX];
@@ -224,6 +223,12 @@ struct p15_private_key {
     bool has_path;
 };
 
+/* PrKDF: a private key's value is a Path; any other value is
+ * P15_ERR_UNSUPPORTED. */
+struct p15_private_key {
+    struct p15_key key;
+};
+
 /* How a public key's direct value is given (the element inside [0]). */
 enum p15_direct_form {
     P15_DIRECT_NONE = 0,
@@ -235,21 +240,7 @@ enum p15_direct_form {
 /* PuKDF: publicRSAKey (SEQUENCE) and publicECKey ([0]) objects; other key
  * types are skipped. The value is a Path or a direct value. */
 struct p15_public_key {
-    char label[P15_LABEL_MAX + 1];
-    unsigned long obj_flags;
-    uint8_t auth_id[P15_AUTH_ID_MAX];
-    size_t auth_id_len;
-    uint8_t id[P15_ID_MAX];
-    size_t id_len;
-    unsigned long usage;
-    unsigned long access_flags;
-    bool native;
-    int key_reference;
-    bool has_key_reference;
-    enum p15_key_type type;
-    unsigned long modulus_bits;              /* RSA: modulusLength; EC: 0 */
-    struct p15_path path;
-    bool has_path;
+    struct p15_key key;
     const uint8_t *direct;                   /* whole element (tag, length, value), or NULL */
     size_t direct_len;
     enum p15_direct_form direct_form;

@@ -268,8 +268,8 @@ static EVP_PKEY *public_key_of(struct token *t, const struct p15_public_key *pk)
     const uint8_t *der = pk->direct;
     size_t len = pk->direct_len;
     EVP_PKEY *pub = NULL;
-    if (!der && pk->has_path) {
-        if (read_path(t, &pk->path, true, &file, &len) != PCSC_OK)
+    if (!der && pk->key.has_path) {
+        if (read_path(t, &pk->key.path, true, &file, &len) != PCSC_OK)
             return NULL;
         der = file;
     }
@@ -397,7 +397,7 @@ static int vgca_enumerate(struct token *t)
     pins_from_aodf(s, pins, npins);
 
     for (size_t i = 0; i < nprk && t->nkeys < TOKEN_MAX_KEYS; i++) {
-        const struct p15_private_key *pk = &prk[i];
+        const struct p15_key *pk = &prk[i].key;
         if (pk->type != P15_KEY_RSA || !pk->has_key_reference || pk->id_len > TOKEN_MAX_ID)
             continue;
         struct token_key *k = &t->keys[t->nkeys];
@@ -423,7 +423,7 @@ static int vgca_enumerate(struct token *t)
             X509_free(x);
         }
         for (size_t j = 0; j < npuk && !k->pub; j++)
-            if (puk[j].id_len == pk->id_len && memcmp(puk[j].id, pk->id, pk->id_len) == 0)
+            if (puk[j].key.id_len == pk->id_len && memcmp(puk[j].key.id, pk->id, pk->id_len) == 0)
                 k->pub = public_key_of(t, &puk[j]);
         if (!k->pub || !EVP_PKEY_is_a(k->pub, "RSA")) {
             /* A key whose public half is unknown cannot be matched to a

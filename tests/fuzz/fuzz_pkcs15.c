@@ -139,23 +139,23 @@ static void check_entries(enum kind k, const union entries *o, size_t count, con
             check_path(&o->pin[i].path);
             break;
         case K_PRKDF:
-            check_string(o->prk[i].label, sizeof(o->prk[i].label));
-            CHECK(o->prk[i].id_len <= P15_ID_MAX && o->prk[i].auth_id_len <= P15_AUTH_ID_MAX);
-            CHECK(o->prk[i].type == P15_KEY_RSA || o->prk[i].type == P15_KEY_EC);
-            CHECK((o->prk[i].type == P15_KEY_RSA) == (o->prk[i].modulus_bits > 0));
-            CHECK(o->prk[i].has_path);
-            check_path(&o->prk[i].path);
+            check_string(o->prk[i].key.label, sizeof(o->prk[i].key.label));
+            CHECK(o->prk[i].key.id_len <= P15_ID_MAX && o->prk[i].key.auth_id_len <= P15_AUTH_ID_MAX);
+            CHECK(o->prk[i].key.type == P15_KEY_RSA || o->prk[i].key.type == P15_KEY_EC);
+            CHECK((o->prk[i].key.type == P15_KEY_RSA) == (o->prk[i].key.modulus_bits > 0));
+            CHECK(o->prk[i].key.has_path);
+            check_path(&o->prk[i].key.path);
             break;
         case K_PUKDF:
-            check_string(o->puk[i].label, sizeof(o->puk[i].label));
-            CHECK(o->puk[i].id_len <= P15_ID_MAX);
-            CHECK((o->puk[i].type == P15_KEY_RSA) == (o->puk[i].modulus_bits > 0));
+            check_string(o->puk[i].key.label, sizeof(o->puk[i].key.label));
+            CHECK(o->puk[i].key.id_len <= P15_ID_MAX);
+            CHECK((o->puk[i].key.type == P15_KEY_RSA) == (o->puk[i].key.modulus_bits > 0));
             check_direct(o->puk[i].direct, o->puk[i].direct_len, b, n);
-            CHECK(o->puk[i].has_path != (o->puk[i].direct != NULL));
+            CHECK(o->puk[i].key.has_path != (o->puk[i].direct != NULL));
             CHECK((o->puk[i].direct_form == P15_DIRECT_NONE) == (o->puk[i].direct == NULL));
             if (o->puk[i].direct_form == P15_DIRECT_SPKI)
                 CHECK(o->puk[i].direct[0] == 0xA1);
-            check_path(&o->puk[i].path);
+            check_path(&o->puk[i].key.path);
             break;
         case K_CDF:
             check_string(o->cert[i].label, sizeof(o->cert[i].label));
@@ -180,6 +180,12 @@ static void check_entries(enum kind k, const union entries *o, size_t count, con
             abort();
         }
     }
+}
+
+static bool same_key(const struct p15_key *a, const struct p15_key *b)
+{
+    return a->key_reference == b->key_reference && a->id_len == b->id_len && a->modulus_bits == b->modulus_bits &&
+           a->usage == b->usage && strcmp(a->label, b->label) == 0;
 }
 
 /* Entries compared without the direct pointers, which depend on where the
@@ -214,15 +220,12 @@ static bool same_entries(enum kind k, const union entries *a, const uint8_t *ba,
                 return false;
             break;
         case K_PRKDF:
-            if (a->prk[i].key_reference != b->prk[i].key_reference || a->prk[i].id_len != b->prk[i].id_len ||
-                a->prk[i].modulus_bits != b->prk[i].modulus_bits || a->prk[i].usage != b->prk[i].usage ||
-                strcmp(a->prk[i].label, b->prk[i].label))
+            if (!same_key(&a->prk[i].key, &b->prk[i].key))
                 return false;
             break;
         case K_PUKDF:
             da = a->puk[i].direct, la = a->puk[i].direct_len, db = b->puk[i].direct, lb = b->puk[i].direct_len;
-            if (a->puk[i].id_len != b->puk[i].id_len || a->puk[i].modulus_bits != b->puk[i].modulus_bits ||
-                a->puk[i].direct_form != b->puk[i].direct_form || strcmp(a->puk[i].label, b->puk[i].label))
+            if (!same_key(&a->puk[i].key, &b->puk[i].key) || a->puk[i].direct_form != b->puk[i].direct_form)
                 return false;
             break;
         case K_CDF:

@@ -606,7 +606,7 @@ static void test_prkdf(void **state)
 
     assert_int_equal(parse(K_PRKDF, PRKDF_B), P15_OK);
     assert_int_equal(out_count, 1);
-    struct p15_private_key *k = &out.prk[0];
+    struct p15_key *k = &out.prk[0].key;
     assert_string_equal(k->label, "Signature key");
     assert_int_equal(k->obj_flags, P15_OBJ_PRIVATE);
     assert_int_equal(k->auth_id_len, 1);
@@ -627,7 +627,7 @@ static void test_prkdf(void **state)
 
     assert_int_equal(parse(K_PRKDF, PRKDF_A), P15_OK);
     assert_int_equal(out_count, 1);
-    k = &out.prk[0];
+    k = &out.prk[0].key;
     assert_int_equal(k->id_len, 4);
     assert_memory_equal(k->id, "\xBE\x72\xEC\xF5", 4);
     assert_int_equal(k->key_reference, 0x10);
@@ -644,26 +644,26 @@ static void test_prkdf(void **state)
                                     "    A1{ 30{ 30{ 04:4403 } 02:0400 02:05 } } }"),
                      P15_OK);
     assert_int_equal(out_count, 2);
-    assert_int_equal(out.prk[0].type, P15_KEY_EC);
-    assert_int_equal(out.prk[0].modulus_bits, 0);
-    assert_int_equal(out.prk[0].usage, P15_USAGE_SIGN);
-    assert_false(out.prk[0].has_key_reference);
-    assert_int_equal(out.prk[1].type, P15_KEY_RSA);
-    assert_false(out.prk[1].native);
-    assert_int_equal(out.prk[1].modulus_bits, 1024);
+    assert_int_equal(out.prk[0].key.type, P15_KEY_EC);
+    assert_int_equal(out.prk[0].key.modulus_bits, 0);
+    assert_int_equal(out.prk[0].key.usage, P15_USAGE_SIGN);
+    assert_false(out.prk[0].key.has_key_reference);
+    assert_int_equal(out.prk[1].key.type, P15_KEY_RSA);
+    assert_false(out.prk[1].key.native);
+    assert_int_equal(out.prk[1].key.modulus_bits, 1024);
 
     /* keyReference 81 written as a one-byte INTEGER is -127 (its low
      * byte is still the reference). */
     assert_int_equal(parse(K_PRKDF, "30{ 30{} 30{ 04:01 03:0520 02:81 } A1{ 30{ 30{ 04:3F00 } 02:0800 } } }"),
                      P15_OK);
-    assert_int_equal(out.prk[0].key_reference, -127);
-    assert_int_equal((uint8_t)out.prk[0].key_reference, 0x81);
+    assert_int_equal(out.prk[0].key.key_reference, -127);
+    assert_int_equal((uint8_t)out.prk[0].key.key_reference, 0x81);
 
     /* An empty path is a path. */
     assert_int_equal(parse(K_PRKDF, "30{ 30{} 30{ 04: 03:0520 } A1{ 30{ 30{ 04: } 02:0800 } } }"), P15_OK);
-    assert_true(out.prk[0].has_path);
-    assert_int_equal(out.prk[0].path.len, 0);
-    assert_int_equal(out.prk[0].id_len, 0);
+    assert_true(out.prk[0].key.has_path);
+    assert_int_equal(out.prk[0].key.path.len, 0);
+    assert_int_equal(out.prk[0].key.id_len, 0);
 }
 
 static void test_pukdf(void **state)
@@ -671,13 +671,13 @@ static void test_pukdf(void **state)
     assert_int_equal(parse(K_PUKDF, PUKDF_A), P15_OK);
     assert_int_equal(out_count, 1);
     struct p15_public_key *k = &out.puk[0];
-    assert_string_equal(k->label, "VGCA Token key");
-    assert_memory_equal(k->id, "\xBE\x72\xEC\xF5", 4);
-    assert_int_equal(k->usage, P15_USAGE_VERIFY);
-    assert_int_equal(k->type, P15_KEY_RSA);
-    assert_int_equal(k->modulus_bits, 3072);
-    assert_true(k->has_path);
-    assert_memory_equal(k->path.value, "\x3F\x00\xDF\x11", 4);
+    assert_string_equal(k->key.label, "VGCA Token key");
+    assert_memory_equal(k->key.id, "\xBE\x72\xEC\xF5", 4);
+    assert_int_equal(k->key.usage, P15_USAGE_VERIFY);
+    assert_int_equal(k->key.type, P15_KEY_RSA);
+    assert_int_equal(k->key.modulus_bits, 3072);
+    assert_true(k->key.has_path);
+    assert_memory_equal(k->key.path.value, "\x3F\x00\xDF\x11", 4);
     assert_null(k->direct);
     assert_int_equal(k->direct_form, P15_DIRECT_NONE);
 
@@ -687,19 +687,19 @@ static void test_pukdf(void **state)
     assert_int_equal(p15_parse_pukdf(v.p, v.n, keys, 2, &n), P15_OK);
     assert_int_equal(n, 2);
     /* RSA raw: the RSAPublicKey SEQUENCE, inside the caller's buffer. */
-    assert_false(keys[0].has_path);
+    assert_false(keys[0].key.has_path);
     assert_int_equal(keys[0].direct_form, P15_DIRECT_RAW);
     assert_true(keys[0].direct > v.p && keys[0].direct + keys[0].direct_len <= v.p + v.n);
     assert_int_equal(keys[0].direct[0], 0x30);
     assert_int_equal(keys[0].direct_len, 3 + (3 + 129) + 5);
-    assert_int_equal(keys[0].modulus_bits, 1024);
+    assert_int_equal(keys[0].key.modulus_bits, 1024);
     /* EC SPKI: [1] in place of the SEQUENCE tag. */
-    assert_int_equal(keys[1].type, P15_KEY_EC);
+    assert_int_equal(keys[1].key.type, P15_KEY_EC);
     assert_int_equal(keys[1].direct_form, P15_DIRECT_SPKI);
     assert_int_equal(keys[1].direct[0], 0xA1);
     assert_int_equal(keys[1].direct_len, 2 + 21 + 68);
-    assert_true(keys[1].has_key_reference);
-    assert_int_equal(keys[1].key_reference, 0x20);
+    assert_true(keys[1].key.has_key_reference);
+    assert_int_equal(keys[1].key.key_reference, 0x20);
 
     /* EC raw: the ECPoint OCTET STRING. */
     assert_int_equal(parse(K_PUKDF, "A0{ 30{} 30{ 04:01 03:0102 } A1{ 30{ A0{ 04:04%64 } } } }"), P15_OK);
