@@ -179,6 +179,19 @@ void p11_session_free(struct p11_slot *slot, struct p11_session *s);
  * once (CKR_DEVICE_REMOVED) and then gone. Returns rv. */
 CK_RV p11_session_end_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv);
 void p11_op_reset(struct p11_operation *op);
+/* The start of a call that begins an operation (C_*Init): the session,
+ * its slot locked, and its operation of this kind (digests have their
+ * own, beside the key operations). CKR_ARGUMENTS_BAD if !args_ok,
+ * CKR_OPERATION_ACTIVE if one is under way. On an error the slot is
+ * unlocked again. */
+CK_RV p11_session_begin_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
+                           struct p11_session **s, struct p11_operation **op);
+/* The start of a call that goes on with one (Update, Final, the one-shot
+ * call): CKR_OPERATION_NOT_INITIALIZED if none of this kind is under
+ * way; CKR_ARGUMENTS_BAD, which ends the operation, if !args_ok. On an
+ * error the slot is unlocked again. */
+CK_RV p11_session_continue_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
+                              struct p11_session **s, struct p11_operation **op);
 void p11_slot_logout_state(struct p11_slot *slot);
 
 /* object.c */

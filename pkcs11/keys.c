@@ -16,23 +16,19 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_begin_op(hSession, OP_DIGEST, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    const struct p11_mechanism *m = pMechanism ? p11_mechanism_find(pMechanism->mechanism) : NULL;
-    if (!pMechanism) {
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (s->digest.kind != OP_NONE) {
-        rv = CKR_OPERATION_ACTIVE;
-    } else if (!m || !(m->flags & CKF_DIGEST)) {
+    const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
+    if (!m || !(m->flags & CKF_DIGEST)) {
         rv = CKR_MECHANISM_INVALID;
     } else {
-        p11_op_reset(&s->digest);
-        s->digest.kind = OP_DIGEST;
-        s->digest.mechanism = m->type;
-        s->digest.md = EVP_MD_CTX_new();
-        if (!s->digest.md || EVP_DigestInit_ex(s->digest.md, EVP_get_digestbyname(m->digest), NULL) != 1) {
-            p11_op_reset(&s->digest);
+        op->kind = OP_DIGEST;
+        op->mechanism = m->type;
+        op->md = EVP_MD_CTX_new();
+        if (!op->md || EVP_DigestInit_ex(op->md, EVP_get_digestbyname(m->digest), NULL) != 1) {
+            p11_op_reset(op);
             rv = CKR_HOST_MEMORY;
         }
     }
@@ -63,16 +59,11 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pulDigestLen && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->digest;
-    if (op->kind != OP_DIGEST) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulDigestLen || (!pData && ulDataLen)) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (op->multi_part) {
+    if (op->multi_part) {
         rv = CKR_OPERATION_ACTIVE;
     } else {
         if (!op->absorbed) {
@@ -92,21 +83,14 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->digest;
-    if (op->kind != OP_DIGEST) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pPart && ulPartLen) {
+    op->multi_part = true;
+    if (EVP_DigestUpdate(op->md, pPart, ulPartLen) != 1) {
         p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        op->multi_part = true;
-        if (EVP_DigestUpdate(op->md, pPart, ulPartLen) != 1) {
-            p11_op_reset(op);
-            rv = CKR_FUNCTION_FAILED;
-        }
+        rv = CKR_FUNCTION_FAILED;
     }
     p11_slot_unlock(slot);
     return rv;
@@ -116,18 +100,11 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pulDigestLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->digest;
-    if (op->kind != OP_DIGEST) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulDigestLen) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        rv = digest_final(op, pDigest, pulDigestLen);
-    }
+    rv = digest_final(op, pDigest, pulDigestLen);
     p11_slot_unlock(slot);
     return rv;
 }

@@ -23,6 +23,45 @@ void p11_op_reset(struct p11_operation *op)
     memset(op, 0, sizeof(*op));
 }
 
+static struct p11_operation *operation_of(struct p11_session *s, enum p11_op_kind kind)
+{
+    return kind == OP_DIGEST ? &s->digest : kind == OP_FIND ? &s->find : &s->crypto;
+}
+
+CK_RV p11_session_begin_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
+                           struct p11_session **s, struct p11_operation **op)
+{
+    CK_RV rv = p11_session_get(h, slot, s);
+    if (rv != CKR_OK)
+        return rv;
+    *op = operation_of(*s, kind);
+    if (!args_ok)
+        rv = CKR_ARGUMENTS_BAD;
+    else if ((*op)->kind != OP_NONE)
+        rv = CKR_OPERATION_ACTIVE;
+    if (rv != CKR_OK)
+        p11_slot_unlock(*slot);
+    return rv;
+}
+
+CK_RV p11_session_continue_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
+                              struct p11_session **s, struct p11_operation **op)
+{
+    CK_RV rv = p11_session_get(h, slot, s);
+    if (rv != CKR_OK)
+        return rv;
+    *op = operation_of(*s, kind);
+    if ((*op)->kind != kind) {
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if (!args_ok) {
+        p11_op_reset(*op);
+        rv = CKR_ARGUMENTS_BAD;
+    }
+    if (rv != CKR_OK)
+        p11_slot_unlock(*slot);
+    return rv;
+}
+
 void p11_session_free(struct p11_slot *slot, struct p11_session *s)
 {
     struct p11_session **pp = &slot->sessions;

@@ -445,15 +445,12 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
 {
     struct p11_slot *slot;
     struct p11_session *s;
+    struct p11_operation *op;
     struct token_key *k;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    CK_RV rv = p11_session_begin_op(hSession, OP_SIGN, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (!pMechanism)
-        rv = CKR_ARGUMENTS_BAD;
-    else if (s->crypto.kind != OP_NONE)
-        rv = CKR_OPERATION_ACTIVE;
-    else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
+    if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
         const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
         if (!k->sign) {
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
@@ -464,8 +461,8 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
         } else if (m && !p11_mechanism_flags(slot, m)) {
             rv = CKR_MECHANISM_INVALID;
-        } else if ((rv = setup_operation(&s->crypto, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
-            s->crypto.needs_context_login = k->always_authenticate;
+        } else if ((rv = setup_operation(op, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
+            op->needs_context_login = k->always_authenticate;
         }
     }
     p11_slot_unlock(slot);
@@ -477,16 +474,11 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_SIGN) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulSignatureLen || (!pData && ulDataLen)) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (op->multi_part) {
+    if (op->multi_part) {
         rv = CKR_OPERATION_ACTIVE;
     } else {
         /* The data goes in once: a length query does not consume it. */
@@ -508,21 +500,13 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_SIGN) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pPart && ulPartLen) {
+    op->multi_part = true;
+    if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
         p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        op->multi_part = true;
-        rv = absorb(op, pPart, ulPartLen);
-        if (rv != CKR_OK)
-            p11_op_reset(op);
-    }
     p11_slot_unlock(slot);
     return rv;
 }
@@ -531,19 +515,12 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_SIGN) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulSignatureLen) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        op->multi_part = true;
-        rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen));
-    }
+    op->multi_part = true;
+    rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen));
     p11_slot_unlock(slot);
     return rv;
 }
@@ -628,17 +605,14 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_O
 {
     struct p11_slot *slot;
     struct p11_session *s;
+    struct p11_operation *op;
     struct token_key *k;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    CK_RV rv = p11_session_begin_op(hSession, OP_VERIFY, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (!pMechanism)
-        rv = CKR_ARGUMENTS_BAD;
-    else if (s->crypto.kind != OP_NONE)
-        rv = CKR_OPERATION_ACTIVE;
-    else if ((rv = init_key(slot, hKey, OBJ_PUBLIC, &k)) == CKR_OK &&
-             (rv = setup_operation(&s->crypto, OP_VERIFY, pMechanism, k, CKF_VERIFY)) == CKR_OK) {
-        s->crypto.verify_key = k->pub;
+    if ((rv = init_key(slot, hKey, OBJ_PUBLIC, &k)) == CKR_OK &&
+        (rv = setup_operation(op, OP_VERIFY, pMechanism, k, CKF_VERIFY)) == CKR_OK) {
+        op->verify_key = k->pub;
         EVP_PKEY_up_ref(k->pub);
     }
     p11_slot_unlock(slot);
@@ -659,16 +633,11 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_VERIFY, pSignature && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_VERIFY)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    else if (!pSignature || (!pData && ulDataLen)) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (op->multi_part)
+    if (op->multi_part)
         rv = CKR_OPERATION_ACTIVE;
     else if ((rv = absorb(op, pData, ulDataLen)) == CKR_OK)
         rv = finish_verify(op, pSignature, ulSignatureLen);
@@ -682,20 +651,13 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_VERIFY, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_VERIFY) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pPart && ulPartLen) {
+    op->multi_part = true;
+    if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
         p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        op->multi_part = true;
-        if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
-            p11_op_reset(op);
-    }
     p11_slot_unlock(slot);
     return rv;
 }
@@ -704,17 +666,11 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_VERIFY, pSignature != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_VERIFY)
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    else if (!pSignature) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else
-        rv = finish_verify(op, pSignature, ulSignatureLen);
+    rv = finish_verify(op, pSignature, ulSignatureLen);
     p11_slot_unlock(slot);
     return rv;
 }
@@ -725,22 +681,19 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_
 {
     struct p11_slot *slot;
     struct p11_session *s;
+    struct p11_operation *op;
     struct token_key *k;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    CK_RV rv = p11_session_begin_op(hSession, OP_DECRYPT, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (!pMechanism)
-        rv = CKR_ARGUMENTS_BAD;
-    else if (s->crypto.kind != OP_NONE)
-        rv = CKR_OPERATION_ACTIVE;
-    else if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
+    if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
         const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
         if (!k->decrypt || !slot->token.edge->decrypt)
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
         else if (m && !(p11_mechanism_flags(slot, m) & CKF_DECRYPT))
             rv = CKR_MECHANISM_INVALID;
-        else if ((rv = setup_operation(&s->crypto, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
-            s->crypto.needs_context_login = k->always_authenticate;
+        else if ((rv = setup_operation(op, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
+            op->needs_context_login = k->always_authenticate;
     }
     p11_slot_unlock(slot);
     return rv;
@@ -842,31 +795,31 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
     return CKR_OK;
 }
 
+/* A decryption that can go on (a buffer too small, a context login
+ * wanted) keeps its operation; any other failure ends it. */
+static CK_RV end_decrypt_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv)
+{
+    if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
+        p11_op_reset(&s->crypto);
+    return p11_session_end_call(slot, s, rv);
+}
+
 CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
                 CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    bool args_ok = pulDataLen && (pEncryptedData || !ulEncryptedDataLen);
+    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, args_ok, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_DECRYPT) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulDataLen || (!pEncryptedData && ulEncryptedDataLen)) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        if (!op->absorbed) {
-            op->absorbed = true;
-            if (!buffer_append(op, pEncryptedData, ulEncryptedDataLen))
-                rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
-        }
-        rv = rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen) : rv;
-        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
-            p11_op_reset(op);
-        rv = p11_session_end_call(slot, s, rv);
+    if (!op->absorbed) {
+        op->absorbed = true;
+        if (!buffer_append(op, pEncryptedData, ulEncryptedDataLen))
+            rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
     }
+    rv = end_decrypt_call(slot, s, rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen) : rv);
     p11_slot_unlock(slot);
     return rv;
 }
@@ -876,16 +829,12 @@ CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    bool args_ok = pulPartLen && (pEncryptedPart || !ulEncryptedPartLen);
+    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, args_ok, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_DECRYPT) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulPartLen || (!pEncryptedPart && ulEncryptedPartLen)) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else if (!buffer_append(op, pEncryptedPart, ulEncryptedPartLen)) {
+    if (!buffer_append(op, pEncryptedPart, ulEncryptedPartLen)) {
         p11_op_reset(op);
         rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
     } else {
@@ -900,22 +849,12 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG
 {
     struct p11_slot *slot;
     struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    struct p11_operation *op;
+    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, pulLastPartLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    struct p11_operation *op = &s->crypto;
-    if (op->kind != OP_DECRYPT) {
-        rv = CKR_OPERATION_NOT_INITIALIZED;
-    } else if (!pulLastPartLen) {
-        p11_op_reset(op);
-        rv = CKR_ARGUMENTS_BAD;
-    } else {
-        op->multi_part = true;
-        rv = finish_decrypt(slot, s, pLastPart, pulLastPartLen);
-        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
-            p11_op_reset(op);
-        rv = p11_session_end_call(slot, s, rv);
-    }
+    op->multi_part = true;
+    rv = end_decrypt_call(slot, s, finish_decrypt(slot, s, pLastPart, pulLastPartLen));
     p11_slot_unlock(slot);
     return rv;
 }

@@ -471,6 +471,64 @@ static void test_null_arguments(void **state)
     assert_rv(CKR_SESSION_PARALLEL_NOT_SUPPORTED, F->C_OpenSession(slot, 0, NULL, NULL, &h2));
 }
 
+/* A bad argument to a call that goes on with an operation ends it; a
+ * call for an operation that is not under way says so first. */
+static void test_bad_arguments_end_operations(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(CKF_RW_SESSION);
+    CK_MECHANISM sign_mech = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_MECHANISM digest_mech = { CKM_SHA256, NULL, 0 };
+    CK_BYTE buf[256];
+    CK_ULONG len = sizeof(buf);
+
+    login_user(h);
+    CK_OBJECT_HANDLE k = private_key(h, ID_9A);
+    CK_OBJECT_HANDLE pub = p11c_find(h, CKO_PUBLIC_KEY, ID_9A);
+    assert_true(pub != 0);
+
+    /* Nothing under way: not initialised, whatever the arguments. */
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignUpdate(h, NULL, 4));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, buf, NULL));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_VerifyFinal(h, NULL, 64));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DecryptUpdate(h, NULL, 4, buf, NULL));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DecryptFinal(h, buf, NULL));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DigestFinal(h, buf, NULL));
+
+    /* Each bad argument ends its operation: the next call finds none. */
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_SignUpdate(h, NULL, 4));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, buf, &len));
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_OK, F->C_SignUpdate(h, (CK_BYTE_PTR)message, sizeof(message)));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_SignFinal(h, buf, NULL));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, buf, &len));
+
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_VerifyInit(h, NULL, pub));
+    assert_rv(CKR_OK, F->C_VerifyInit(h, &sign_mech, pub));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_VerifyInit(h, &sign_mech, pub));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_Verify(h, (CK_BYTE_PTR)message, sizeof(message), NULL, 64));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_VerifyFinal(h, buf, 64));
+    assert_rv(CKR_OK, F->C_VerifyInit(h, &sign_mech, pub));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_VerifyUpdate(h, NULL, 1));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_VerifyFinal(h, buf, 64));
+
+    /* A digest runs beside a key operation, in its own slot. */
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_DigestUpdate(h, NULL, 3));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DigestFinal(h, buf, &len));
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_Digest(h, NULL, 3, buf, &len));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DigestFinal(h, buf, &len));
+    /* ... and the signature is still under way. */
+    len = sizeof(buf);
+    assert_rv(CKR_OK, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    assert_int_equal(len, 64);
+    assert_true(p11c_verify(cert_key(h, ID_9A), CKM_ECDSA_SHA256, message, sizeof(message), buf, len));
+}
+
 static void test_invalid_handles(void **state)
 {
     (void)state;
@@ -1406,6 +1464,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_application_mutexes, teardown_release),
         cmocka_unit_test_teardown(test_interfaces, teardown_release),
         cmocka_unit_test_setup_teardown(test_null_arguments, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_bad_arguments_end_operations, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_invalid_handles, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_login_user_and_messages, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_session_cancel, setup_init, teardown_fini),
