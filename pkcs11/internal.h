@@ -205,6 +205,8 @@ CK_RV p11_object_resolve(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_obj
 struct p11_secret_object *p11_secret_object_of(struct p11_slot *slot, CK_OBJECT_HANDLE h);
 void p11_secret_objects_drop(struct p11_slot *slot, CK_SESSION_HANDLE owner); /* 0: all */
 bool p11_object_visible(const struct p11_slot *slot, enum p11_object_kind kind, const struct token_data_object *d);
+/* The attribute of this type in a template (NULL if none, or no template). */
+const CK_ATTRIBUTE *p11_template_find(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type);
 
 /* mechanism.c */
 struct p11_mechanism {

@@ -157,14 +157,6 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSee
 
 /* ---------------------------------------------------------------- derive */
 
-static const CK_ATTRIBUTE *find_attr(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
-{
-    for (CK_ULONG i = 0; i < n; i++)
-        if (t && t[i].type == type)
-            return &t[i];
-    return NULL;
-}
-
 static bool attr_bool(const CK_ATTRIBUTE *a, bool dflt)
 {
     if (!a || a->ulValueLen != sizeof(CK_BBOOL) || !a->pValue)
@@ -264,7 +256,7 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
         goto out;
     }
     /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
-    const CK_ATTRIBUTE *vl = find_attr(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
+    const CK_ATTRIBUTE *vl = p11_template_find(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
     if (vl && vl->pValue && vl->ulValueLen == sizeof(CK_ULONG)) {
         CK_ULONG want = *(const CK_ULONG *)vl->pValue;
         if (want == 0 || want > len) {
@@ -277,8 +269,8 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
     sec->used = true;
     sec->len = len;
     sec->owner = s->handle;
-    sec->sensitive = attr_bool(find_attr(pTemplate, ulAttributeCount, CKA_SENSITIVE), false);
-    sec->extractable = attr_bool(find_attr(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), true);
+    sec->sensitive = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_SENSITIVE), false);
+    sec->extractable = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), true);
     snprintf(sec->label, sizeof(sec->label), "ECDH with %.50s", k->label);
     *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)slot_index);
 out:
@@ -322,13 +314,13 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
     }
     if (pMechanism->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN) {
         type = TOKEN_KEY_RSA;
-        const CK_ATTRIBUTE *mb = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_MODULUS_BITS);
+        const CK_ATTRIBUTE *mb = p11_template_find(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_MODULUS_BITS);
         if (!mb || mb->ulValueLen != sizeof(CK_ULONG) || !mb->pValue) {
             rv = CKR_TEMPLATE_INCOMPLETE;
             goto out;
         }
         bits = (unsigned)*(const CK_ULONG *)mb->pValue;
-        const CK_ATTRIBUTE *e = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_PUBLIC_EXPONENT);
+        const CK_ATTRIBUTE *e = p11_template_find(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_PUBLIC_EXPONENT);
         static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
         if (e && (e->ulValueLen != 3 || !e->pValue || memcmp(e->pValue, f4, 3) != 0)) {
             rv = CKR_ATTRIBUTE_VALUE_INVALID; /* the card makes e = 65537 only */
@@ -336,7 +328,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
         }
     } else if (pMechanism->mechanism == CKM_EC_KEY_PAIR_GEN) {
         type = TOKEN_KEY_EC;
-        const CK_ATTRIBUTE *ep = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_EC_PARAMS);
+        const CK_ATTRIBUTE *ep = p11_template_find(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_EC_PARAMS);
         if (!ep || !ep->pValue || !ep->ulValueLen) {
             rv = CKR_TEMPLATE_INCOMPLETE;
             goto out;
@@ -367,9 +359,9 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
         rv = CKR_USER_NOT_LOGGED_IN;
         goto out;
     }
-    const CK_ATTRIBUTE *id = find_attr(pPrivateKeyTemplate, ulPrivateKeyAttributeCount, CKA_ID);
+    const CK_ATTRIBUTE *id = p11_template_find(pPrivateKeyTemplate, ulPrivateKeyAttributeCount, CKA_ID);
     if (!id)
-        id = find_attr(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_ID);
+        id = p11_template_find(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_ID);
     int ref = ref_of_id(id);
     if (ref < 0) {
         rv = id ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_TEMPLATE_INCOMPLETE;

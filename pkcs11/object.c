@@ -769,9 +769,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 }
 
 /* Finds an attribute in a template. */
-static const CK_ATTRIBUTE *find_attr(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
+const CK_ATTRIBUTE *p11_template_find(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
 {
-    for (CK_ULONG i = 0; i < n; i++)
+    for (CK_ULONG i = 0; t && i < n; i++)
         if (t[i].type == type)
             return &t[i];
     return NULL;
@@ -793,10 +793,10 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
         rv = CKR_ARGUMENTS_BAD;
         goto out;
     }
-    const CK_ATTRIBUTE *cls = find_attr(pTemplate, ulCount, CKA_CLASS);
-    const CK_ATTRIBUTE *tok = find_attr(pTemplate, ulCount, CKA_TOKEN);
-    const CK_ATTRIBUTE *val = find_attr(pTemplate, ulCount, CKA_VALUE);
-    const CK_ATTRIBUTE *id = find_attr(pTemplate, ulCount, CKA_ID);
+    const CK_ATTRIBUTE *cls = p11_template_find(pTemplate, ulCount, CKA_CLASS);
+    const CK_ATTRIBUTE *tok = p11_template_find(pTemplate, ulCount, CKA_TOKEN);
+    const CK_ATTRIBUTE *val = p11_template_find(pTemplate, ulCount, CKA_VALUE);
+    const CK_ATTRIBUTE *id = p11_template_find(pTemplate, ulCount, CKA_ID);
     if (!cls || cls->ulValueLen != sizeof(CK_OBJECT_CLASS) || !cls->pValue) {
         rv = CKR_TEMPLATE_INCOMPLETE;
         goto out;
