@@ -1716,6 +1716,23 @@ static size_t num_width(uint64_t v)
 #define KEY_TEXT 1200
 #define KEY_MAX_WIDTH 60
 
+/* Row i of a text table (the sorted rows, then "other" if any): its key
+ * and label text (KEY_TEXT bytes each) and counts; NULL past the end. */
+static const struct audit_report_counts *text_row(enum audit_report_table t, const struct agg_table *tab,
+                                                  struct agg_entry **v, size_t i, char *key, char *label)
+{
+    if (i < tab->n) {
+        row_text(t, v[i], false, key, KEY_TEXT, label, KEY_TEXT);
+        return &v[i]->c;
+    }
+    if (i == tab->n && tab->has_other) {
+        snprintf(key, KEY_TEXT, "%s", OTHER_TEXT);
+        label[0] = '\0';
+        return &tab->other;
+    }
+    return NULL;
+}
+
 static void text_table(FILE *out, const struct audit_report *rep, enum audit_report_table t)
 {
     const struct table_info *ti = &tables[t];
@@ -1740,17 +1757,9 @@ static void text_table(FILE *out, const struct audit_report *rep, enum audit_rep
         mw[m] = text_width(vi) > text_width(en) ? text_width(vi) : text_width(en);
     }
     for (size_t i = 0; i <= tab->n; i++) {
-        const struct audit_report_counts *c;
-        if (i < tab->n) {
-            row_text(t, v[i], false, key, sizeof(key), label, sizeof(label));
-            c = &v[i]->c;
-        } else if (tab->has_other) {
-            snprintf(key, sizeof(key), "%s", OTHER_TEXT);
-            label[0] = '\0';
-            c = &tab->other;
-        } else {
+        const struct audit_report_counts *c = text_row(t, tab, v, i, key, label);
+        if (!c)
             break;
-        }
         /* Longer keys overflow their column rather than widen it past KEY_MAX_WIDTH. */
         size_t w = text_width(key);
         w = w < KEY_MAX_WIDTH ? w : KEY_MAX_WIDTH;
@@ -1786,17 +1795,9 @@ static void text_table(FILE *out, const struct audit_report *rep, enum audit_rep
         fputc('\n', out);
     }
     for (size_t i = 0; i <= tab->n; i++) {
-        const struct audit_report_counts *c;
-        if (i < tab->n) {
-            row_text(t, v[i], false, key, sizeof(key), label, sizeof(label));
-            c = &v[i]->c;
-        } else if (tab->has_other) {
-            snprintf(key, sizeof(key), "%s", OTHER_TEXT);
-            label[0] = '\0';
-            c = &tab->other;
-        } else {
+        const struct audit_report_counts *c = text_row(t, tab, v, i, key, label);
+        if (!c)
             break;
-        }
         fputs("  ", out);
         pad(out, key, kw);
         if (ti->label_vi) {
