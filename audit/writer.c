@@ -3,7 +3,14 @@
  * makes them durable with one flush per batch (group commit), then moves
  * the state on. A crash between the two leaves records past the state,
  * which the next writer checks with the key the state holds and adopts; an
- * incomplete last line is dropped (its signature was never released). */
+ * incomplete last line is dropped (its signature was never released).
+ *
+ * A rotation writes the new log (its log_continue record) as LOG.new,
+ * renames LOG to the archive and LOG.new to LOG, then moves the state on.
+ * A crash between the renames leaves LOG.new alone: the next writer
+ * finishes the rename. A crash before the state is written leaves a log
+ * shorter than its state whose first record continues the state's chain:
+ * the next writer adopts it. Anything else shorter is a truncation. */
 #include "config.h"
 
 #include <errno.h>
@@ -26,6 +33,28 @@ struct audit_writer {
     int log_fd, state_fd;
     pthread_mutex_t lock;
 };
+
+/* Makes the names in path's directory durable (after a create or rename). */
+static bool sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    bool ok = fd >= 0 && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return ok;
+}
+
+static char *suffixed(const char *log_path, const char *suffix)
+{
+    size_t n = strlen(log_path) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", log_path, suffix);
+    return p;
+}
 
 static char *state_path_of(const char *log_path)
 {
@@ -77,6 +106,28 @@ static bool adopt_line(struct audit_state *st, const char *line, size_t len)
     return true;
 }
 
+/* True if the log's first record is the log_continue that carries on the
+ * state's chain: a rotation that crashed before writing the state. Only
+ * the writer holding the state's key can have made it. */
+static bool starts_with_continuation(struct audit_writer *w, const struct audit_state *st)
+{
+    static const char event[] = ",\"event\":\"log_continue\"";
+    char *line = malloc(AUDIT_MAX_LINE);
+    ssize_t got = line ? pread(w->log_fd, line, AUDIT_MAX_LINE, 0) : -1;
+    const char *nl = got > 0 ? memchr(line, '\n', (size_t)got) : NULL;
+    bool ok = false;
+    if (nl) {
+        struct audit_state next = *st;
+        size_t len = (size_t)(nl - line);
+        /* The MAC vouches for the line: an "event" key with these quotes
+         * cannot come from inside a JSON string. */
+        ok = adopt_line(&next, line, len) && memmem(line, len, event, sizeof(event) - 1) != NULL;
+        OPENSSL_cleanse(&next, sizeof(next));
+    }
+    free(line);
+    return ok;
+}
+
 /* Brings the state up to the end of the log (see the header comment).
  * Returns 0, or -1 when the log does not match its state. */
 static int recover(struct audit_writer *w, struct audit_state *st, char *err, size_t errlen)
@@ -87,6 +138,8 @@ static int recover(struct audit_writer *w, struct audit_state *st, char *err, si
         return -1;
     }
     uint64_t size = (uint64_t)sb.st_size;
+    if (size < st->log_size && starts_with_continuation(w, st))
+        st->log_size = 0; /* the new log of an unfinished rotation: adopted below */
     if (size < st->log_size) {
         snprintf(err, errlen, "%s is shorter than its state says (%llu < %llu bytes): it was truncated", w->log_path,
                  (unsigned long long)size, (unsigned long long)st->log_size);
@@ -177,12 +230,29 @@ static void to_syslog(const char *buf, size_t len)
     }
 }
 
+/* A rotation that crashed between its renames left LOG.new and no LOG:
+ * the rename is finished (the new log is checked against the state when
+ * it is first written to). */
+static void finish_rotation(const char *log_path)
+{
+    char *pending = suffixed(log_path, ".new");
+    struct stat sb;
+    if (pending && lstat(log_path, &sb) != 0 && errno == ENOENT && lstat(pending, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        rename(pending, log_path) == 0) {
+        sync_dir_of(log_path);
+        syslog(LOG_AUTHPRIV | LOG_WARNING, "kyso-audit: %s: finished a rotation that was interrupted", log_path);
+    }
+    free(pending);
+}
+
 /* Another writer may have rotated the log (renamed it and started a new
  * one at the same path): then the file this writer holds is the archive,
  * and the log is reopened. Called with the lock held. */
 static int follow_rotation(struct audit_writer *w, char *err, size_t errlen)
 {
     struct stat held, named;
+    if (stat(w->log_path, &named) != 0 && errno == ENOENT)
+        finish_rotation(w->log_path);
     if (fstat(w->log_fd, &held) != 0 || stat(w->log_path, &named) != 0) {
         snprintf(err, errlen, "cannot stat %s: %s", w->log_path, strerror(errno));
         return -1;
@@ -282,6 +352,7 @@ int audit_writer_open(const char *log_path, struct audit_writer **out, char *err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    finish_rotation(log_path);
     int log_fd = open(log_path, O_RDWR | O_APPEND | O_CLOEXEC);
     int state_fd = log_fd >= 0 ? open(state_path, O_RDWR | O_CLOEXEC) : -1;
     if (log_fd < 0 || state_fd < 0) {
@@ -383,7 +454,6 @@ int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *
     int rc = -1;
     struct audit_state st;
     char *tmp = NULL, *buf = NULL;
-    size_t n = strlen(w->log_path) + 8;
     int new_fd = -1;
     if (flock(w->state_fd, LOCK_EX) != 0) {
         snprintf(err, errlen, "cannot lock %s.state", w->log_path);
@@ -396,10 +466,9 @@ int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *
     }
     if (recover(w, &st, err, errlen) != 0)
         goto out;
-    tmp = malloc(n);
+    tmp = suffixed(w->log_path, ".new");
     if (!tmp)
         goto out;
-    snprintf(tmp, n, "%s.new", w->log_path);
     new_fd = open(tmp, O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     struct audit_identity who;
     audit_identity_self(&who);
@@ -407,11 +476,15 @@ int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *
     const struct audit_event *ev = &cont;
     const struct audit_identity *whop = &who;
     size_t len = new_fd >= 0 ? seal_records(&st, &ev, &whop, 1, &buf) : 0;
-    if (len == 0 || !write_all(new_fd, buf, len) || fdatasync(new_fd) != 0 || rename(w->log_path, archive_path) != 0 ||
-        rename(tmp, w->log_path) != 0) {
+    if (len == 0 || !write_all(new_fd, buf, len) || fdatasync(new_fd) != 0 || rename(w->log_path, archive_path) != 0) {
         snprintf(err, errlen, "cannot rotate %s: %s", w->log_path, strerror(errno));
         if (new_fd >= 0)
             unlink(tmp);
+        goto out;
+    }
+    /* From here the rotation is finished by whoever comes next. */
+    if (rename(tmp, w->log_path) != 0 || !sync_dir_of(w->log_path) || !sync_dir_of(archive_path)) {
+        snprintf(err, errlen, "cannot rotate %s: %s", w->log_path, strerror(errno));
         goto out;
     }
     st.log_size = len;

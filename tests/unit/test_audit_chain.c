@@ -979,6 +979,67 @@ static void test_rotation_by_another_writer(void **state)
     assert_int_equal(res.records, 7);
 }
 
+/* A rotation interrupted by a crash, simulated by putting back the state
+ * of before it: (1) after both renames, before the state was written, the
+ * new log is shorter than the state but continues its chain: adopted; (2)
+ * between the renames, only LOG.new is there: the rename is finished. In
+ * both the chain verifies across the archive and the log. A short log
+ * that does not begin with the continuation is still refused. */
+static void test_interrupted_rotation(void **state)
+{
+    struct fx *fx = *state;
+    char err[600], a1[160], a2[160], pending[160];
+    struct audit_writer *w;
+    struct audit_verify_result res;
+    size_t state_len;
+    make_chain(fx, 6);
+    snprintf(a1, sizeof(a1), "%s/audit.log.1", fx->dir);
+    snprintf(a2, sizeof(a2), "%s/audit.log.2", fx->dir);
+    snprintf(pending, sizeof(pending), "%s/audit.log.new", fx->dir);
+
+    /* (1) Crash after the renames. */
+    char *before = read_file(fx->state, &state_len);
+    assert_int_equal(audit_writer_open(fx->log, &w, err, sizeof(err)), 0);
+    assert_int_equal(audit_writer_rotate(w, a1, err, sizeof(err)), 0); /* 7: log_continue */
+    audit_writer_close(w);
+    write_file(fx->state, before, state_len);
+    free(before);
+    if (writer_append(fx->log, 30, 2, err, sizeof(err)) != 0) /* 8, 9 */
+        fail_msg("the new log of an unfinished rotation was not adopted: %s", err);
+    const char *one[] = { a1, fx->log };
+    if (audit_verify_files(one, 2, fx->key0, NULL, &res) != 0)
+        fail_msg("broken at record %llu: %s", (unsigned long long)res.bad_seq, res.reason);
+    assert_int_equal(res.records, 9);
+
+    /* (2) Crash between the renames. */
+    before = read_file(fx->state, &state_len);
+    assert_int_equal(audit_writer_open(fx->log, &w, err, sizeof(err)), 0);
+    assert_int_equal(audit_writer_rotate(w, a2, err, sizeof(err)), 0); /* 10 */
+    audit_writer_close(w);
+    assert_int_equal(rename(fx->log, pending), 0);
+    write_file(fx->state, before, state_len);
+    free(before);
+    if (writer_append(fx->log, 40, 1, err, sizeof(err)) != 0) /* 11 */
+        fail_msg("a rotation stopped between its renames was not finished: %s", err);
+    assert_int_equal(access(pending, F_OK), -1);
+    const char *two[] = { a1, a2, fx->log };
+    if (audit_verify_files(two, 3, fx->key0, NULL, &res) != 0)
+        fail_msg("broken at record %llu: %s", (unsigned long long)res.bad_seq, res.reason);
+    assert_int_equal(res.records, 11);
+
+    /* A short log whose first record is an old one, not the continuation:
+     * a truncation, refused. */
+    struct lines l;
+    lines_read(fx->log, &l);
+    size_t idx[] = { 1 }; /* record 10 alone */
+    lines_write(fx->log, &l, idx, 1);
+    off_t size = file_size(fx->log);
+    assert_int_not_equal(writer_append(fx->log, 50, 1, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "shorter"));
+    assert_int_equal(file_size(fx->log), size);
+    free(l.buf);
+}
+
 /* Group commit: a batch that cannot be written leaves nothing behind. */
 static void test_failed_batch_leaves_nothing(void **state)
 {
@@ -1043,6 +1104,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_by_another_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_leaves_nothing, setup, teardown),
     };
     return cmocka_run_group_tests_name("audit chain", tests, NULL, NULL);
