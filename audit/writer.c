@@ -352,14 +352,21 @@ int audit_writer_open(const char *log_path, struct audit_writer **out, char *err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    finish_rotation(log_path);
-    int log_fd = open(log_path, O_RDWR | O_APPEND | O_CLOEXEC);
-    int state_fd = log_fd >= 0 ? open(state_path, O_RDWR | O_CLOEXEC) : -1;
-    if (log_fd < 0 || state_fd < 0) {
+    int state_fd = open(state_path, O_RDWR | O_CLOEXEC);
+    int log_fd = state_fd >= 0 ? open(log_path, O_RDWR | O_APPEND | O_CLOEXEC) : -1;
+    int saved = errno;
+    if (state_fd >= 0 && log_fd < 0 && saved == ENOENT && flock(state_fd, LOCK_EX) == 0) {
+        /* Under the lock: a rotation in progress holds it between its renames. */
+        finish_rotation(log_path);
+        log_fd = open(log_path, O_RDWR | O_APPEND | O_CLOEXEC);
+        saved = errno;
+        flock(state_fd, LOCK_UN);
+    }
+    if (log_fd < 0) {
         snprintf(err, errlen, "cannot open the audit log %s: %s (create it with `kyso audit init`)",
-                 log_fd < 0 ? log_path : state_path, strerror(errno));
-        if (log_fd >= 0)
-            close(log_fd);
+                 state_fd < 0 ? state_path : log_path, strerror(saved));
+        if (state_fd >= 0)
+            close(state_fd);
         free(state_path);
         return -1;
     }
