@@ -251,9 +251,12 @@ static void finish_rotation(const char *log_path)
 static int follow_rotation(struct audit_writer *w, char *err, size_t errlen)
 {
     struct stat held, named;
-    if (stat(w->log_path, &named) != 0 && errno == ENOENT)
+    int named_rc = stat(w->log_path, &named);
+    if (named_rc != 0 && errno == ENOENT) {
         finish_rotation(w->log_path);
-    if (fstat(w->log_fd, &held) != 0 || stat(w->log_path, &named) != 0) {
+        named_rc = stat(w->log_path, &named);
+    }
+    if (fstat(w->log_fd, &held) != 0 || named_rc != 0) {
         snprintf(err, errlen, "cannot stat %s: %s", w->log_path, strerror(errno));
         return -1;
     }

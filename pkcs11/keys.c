@@ -24,6 +24,7 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism)
     if (!m || !(m->flags & CKF_DIGEST)) {
         rv = CKR_MECHANISM_INVALID;
     } else {
+        p11_op_reset(op);
         op->kind = OP_DIGEST;
         op->mechanism = m->type;
         op->md = EVP_MD_CTX_new();

@@ -496,12 +496,13 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
     return rv;
 }
 
-CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+/* C_SignUpdate and C_VerifyUpdate: the part joins the data (or its hash). */
+static CK_RV update(CK_SESSION_HANDLE hSession, enum p11_op_kind kind, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
     struct p11_slot *slot;
     struct p11_session *s;
     struct p11_operation *op;
-    CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pPart || !ulPartLen, &slot, &s, &op);
+    CK_RV rv = p11_session_continue_op(hSession, kind, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
     op->multi_part = true;
@@ -509,6 +510,11 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
         p11_op_reset(op);
     p11_slot_unlock(slot);
     return rv;
+}
+
+CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
+{
+    return update(hSession, OP_SIGN, pPart, ulPartLen);
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
@@ -649,17 +655,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
-    struct p11_slot *slot;
-    struct p11_session *s;
-    struct p11_operation *op;
-    CK_RV rv = p11_session_continue_op(hSession, OP_VERIFY, pPart || !ulPartLen, &slot, &s, &op);
-    if (rv != CKR_OK)
-        return rv;
-    op->multi_part = true;
-    if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
-        p11_op_reset(op);
-    p11_slot_unlock(slot);
-    return rv;
+    return update(hSession, OP_VERIFY, pPart, ulPartLen);
 }
 
 CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG ulSignatureLen)
