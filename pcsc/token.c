@@ -81,23 +81,33 @@ int token_transceive_alloc(struct token *t, const struct pcsc_apdu *a, uint8_t *
 int token_open(struct token *t, struct pcsc_card *card)
 {
     struct pcsc_card_status st;
-    int rc;
+    struct pcsc_transport transport;
 
     memset(t, 0, sizeof(*t));
-    t->card = card;
-    rc = pcsc_card_status(card, &st);
+    int rc = pcsc_card_status(card, &st);
     if (rc != PCSC_OK)
         return rc;
     if (!st.present)
         return PCSC_E_NO_CARD;
-    pcsc_card_transport(card, atr_says_extended_length(st.atr, st.atr_len), &t->transport);
+    pcsc_card_transport(card, atr_says_extended_length(st.atr, st.atr_len), &transport);
+    rc = token_open_transport(t, &transport, st.atr, st.atr_len);
+    t->card = card;
+    return rc;
+}
+
+int token_open_transport(struct token *t, const struct pcsc_transport *transport, const uint8_t *atr, size_t atr_len)
+{
+    int rc = PCSC_OK;
+
+    memset(t, 0, sizeof(*t));
+    t->transport = *transport;
     /* Edges that know the ATR are asked first: a card then costs no APDU
      * spent on the applications it does not have. */
     const struct token_edge *order[sizeof(edges) / sizeof(edges[0])];
     size_t n = 0;
     for (size_t pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
-            bool hinted = edges[i]->atr_hint && edges[i]->atr_hint(st.atr, st.atr_len);
+            bool hinted = edges[i]->atr_hint && edges[i]->atr_hint(atr, atr_len);
             if (hinted == (pass == 0))
                 order[n++] = edges[i];
         }
@@ -115,6 +125,16 @@ int token_open(struct token *t, struct pcsc_card *card)
     }
     t->edge = NULL;
     return rc == PCSC_OK ? PCSC_E_NOT_SUPPORTED : rc;
+}
+
+int token_reconnect(struct token *t, bool reset)
+{
+    if (!t->card)
+        return PCSC_E_NOT_SUPPORTED;
+    int rc = pcsc_reconnect(t->card, reset);
+    if (rc == PCSC_OK)
+        t->transport.protocol = t->card->protocol; /* it may change with the reset */
+    return rc;
 }
 
 int token_reselect(struct token *t)
@@ -135,6 +155,7 @@ static void free_contents(struct token *t)
     for (size_t i = 0; i < t->ncerts; i++)
         free(t->certs[i].der);
     t->nkeys = t->nobjects = t->ncerts = 0;
+    t->keys_refused = 0;
     t->enumerated = false;
 }
 
@@ -144,6 +165,37 @@ void token_close(struct token *t)
     free(t->edge_state);
     t->edge_state = NULL;
     t->edge = NULL;
+}
+
+/* A key is only as large as what the edge and the layers above it are
+ * built for: the key's size comes from a certificate or the card's own
+ * answer, so a key outside the edge's range (an RSA modulus over 4096 bits
+ * would not fit the buffers of a signature) is not offered at all. */
+static bool key_size_usable(const struct token_edge *e, const struct token_key *k)
+{
+    if (k->type == TOKEN_KEY_RSA)
+        return k->bits >= e->rsa_min_bits && k->bits <= e->rsa_max_bits && k->bits <= TOKEN_MAX_RSA_BITS;
+    return k->bits == 256 || k->bits == 384;
+}
+
+static void drop_unusable_keys(struct token *t)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < t->nkeys; i++) {
+        struct token_key *k = &t->keys[i];
+        if (!key_size_usable(t->edge, k)) {
+            EVP_PKEY_free(k->pub);
+            free(k->cert);
+            t->keys_refused++;
+            continue;
+        }
+        if (kept != i)
+            t->keys[kept] = *k;
+        kept++;
+    }
+    for (size_t i = kept; i < t->nkeys; i++)
+        memset(&t->keys[i], 0, sizeof(t->keys[i]));
+    t->nkeys = kept;
 }
 
 int token_enumerate(struct token *t)
@@ -158,6 +210,7 @@ int token_enumerate(struct token *t)
         free_contents(t);
         return rc;
     }
+    drop_unusable_keys(t);
     t->enumerated = true;
     return PCSC_OK;
 }

@@ -27,6 +27,9 @@
 #define TOKEN_MAX_DATA_OBJECTS 16
 #define TOKEN_MAX_ID 32
 #define TOKEN_LABEL_MAX 128
+/* The largest RSA key any edge may offer: signatures and raw blocks of the
+ * layers above are sized for it (512 bytes). */
+#define TOKEN_MAX_RSA_BITS 4096
 
 enum token_pin_ref {
     TOKEN_PIN_USER,   /* PIV: PIN (80) */
@@ -178,11 +181,20 @@ struct token {
     struct token_cert certs[TOKEN_MAX_CERTS];
     size_t ncerts;
     bool enumerated;
+    size_t keys_refused;           /* keys of a size the edge cannot use (not offered) */
     uint64_t apdus;                /* APDUs sent (for measurements) */
 };
 
 /* Finds the edge that drives the card and identifies it (no enumeration). */
 int token_open(struct token *t, struct pcsc_card *card);
+/* The same over any transport, for a card whose ATR is known (no PC/SC
+ * card behind it: t->card stays NULL, so nothing that resets the card may
+ * be asked of the edge). */
+int token_open_transport(struct token *t, const struct pcsc_transport *transport, const uint8_t *atr,
+                         size_t atr_len);
+/* Reconnects to the card (resetting it if reset) and keeps the transport
+ * in step with the protocol the card now speaks. */
+int token_reconnect(struct token *t, bool reset);
 /* Selects the card's application again (after a reset); keeps what was read. */
 int token_reselect(struct token *t);
 /* Forgets everything about the card (keys, objects, edge state). */

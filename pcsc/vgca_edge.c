@@ -134,32 +134,41 @@ static int read_selected(struct token *t, bool single_element, uint8_t **out, si
     return PCSC_OK;
 }
 
+static void free_file(uint8_t *buf)
+{
+    if (buf)
+        OPENSSL_clear_free(buf, MAX_FILE);
+}
+
 /* Reads the EF a PKCS#15 path names: inside the application, by the last
- * two bytes of the path. */
+ * two bytes of the path. On any error *out is NULL: the caller owns
+ * nothing. */
 static int read_path(struct token *t, const struct p15_path *path, bool single_element, uint8_t **out, size_t *len)
 {
+    *out = NULL;
+    *len = 0;
     if (path->len < 2)
         return PCSC_E_MALFORMED;
     int rc = select_file(t, path->value + path->len - 2);
     if (rc != PCSC_OK)
         return rc;
-    rc = read_selected(t, single_element, out, len);
-    if (rc == PCSC_OK && path->has_range) {
-        /* index/length select a part of the file. */
-        if (path->index > *len || path->length > *len - path->index) {
-            free(*out);
+    uint8_t *file = NULL;
+    size_t file_len = 0;
+    rc = read_selected(t, single_element, &file, &file_len);
+    if (rc != PCSC_OK)
+        return rc;
+    if (path->has_range) {
+        /* index/length select a part of the file: it must be there. */
+        if (path->index > file_len || path->length > file_len - path->index) {
+            free_file(file);
             return PCSC_E_MALFORMED;
         }
-        memmove(*out, *out + path->index, path->length);
-        *len = path->length;
+        memmove(file, file + path->index, path->length);
+        file_len = path->length;
     }
-    return rc;
-}
-
-static void free_file(uint8_t *buf)
-{
-    if (buf)
-        OPENSSL_clear_free(buf, MAX_FILE);
+    *out = file;
+    *len = file_len;
+    return PCSC_OK;
 }
 
 static int vgca_probe(struct token *t)
@@ -530,7 +539,7 @@ static int vgca_verify(struct token *t, enum token_pin_ref ref, const uint8_t *p
 static int vgca_logout(struct token *t)
 {
     struct vgca_state *s = state_of(t);
-    int rc = pcsc_reconnect(t->card, true);
+    int rc = token_reconnect(t, true);
     if (rc == PCSC_OK)
         rc = select_aid(t, s->aid, s->aid_len);
     return rc;

@@ -19,6 +19,7 @@
 #include "pkcs11/internal.h"
 
 #define MAX_RAW_INPUT 1024 /* raw mechanisms: at most a modulus (4096 bits) plus slack */
+#define P11_MAX_SIGNATURE 1024 /* the card's answer: an RSA-8192 signature at most */
 
 static const EVP_MD *md_of_mech(CK_MECHANISM_TYPE hash)
 {
@@ -228,6 +229,10 @@ static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key
     const EVP_MD *md = op->md ? EVP_MD_CTX_get0_md(op->md) : NULL;
 
     memset(&in->req, 0, sizeof(in->req));
+    /* The token layer offers no key larger than its buffers; checked again
+     * here, where the block is built. */
+    if (mod > sizeof(in->buf) || signature_len(k) > P11_MAX_SIGNATURE)
+        return CKR_KEY_SIZE_RANGE;
     unsigned int audit_len = 0;
     if (!op->audit_md || EVP_DigestFinal_ex(op->audit_md, in->sha256, &audit_len) != 1)
         return CKR_FUNCTION_FAILED;
@@ -384,7 +389,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         return CKR_USER_NOT_LOGGED_IN; /* C_Login(CKU_CONTEXT_SPECIFIC) first */
 
     struct sign_input *in = OPENSSL_secure_zalloc(sizeof(*in));
-    uint8_t sig[1024];
+    uint8_t sig[P11_MAX_SIGNATURE];
     size_t sig_len = sizeof(sig), input_len = 0;
     if (!in) {
         p11_op_reset(op);
@@ -706,15 +711,21 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         return CKR_KEY_HANDLE_INVALID;
     }
     size_t mod = (k->bits + 7) / 8;
+    if (op->result_ready)
+        goto deliver; /* the plain text of an earlier call, waiting for a larger buffer */
+    if (mod > MAX_RAW_INPUT) {
+        p11_op_reset(op);
+        return CKR_KEY_SIZE_RANGE;
+    }
     if (!op->multi_part && op->buffer_len != mod) {
         p11_op_reset(op);
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
     }
-    if (!pData && !op->result_ready) {
+    if (!pData) {
         *pulDataLen = mod; /* an upper bound until the card has answered */
         return CKR_OK;
     }
-    if (!op->result_ready) {
+    {
         if (op->buffer_len != mod) {
             p11_op_reset(op);
             return CKR_ENCRYPTED_DATA_LEN_RANGE;
@@ -777,6 +788,7 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         op->result_ready = true;
         OPENSSL_cleanse(plain, sizeof(plain));
     }
+deliver:
     if (!pData) {
         *pulDataLen = op->buffer_len;
         return CKR_OK;

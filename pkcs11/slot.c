@@ -225,7 +225,7 @@ CK_RV p11_slot_begin(struct p11_slot *slot)
     int rc = pcsc_begin_transaction(&slot->card);
     if (rc == PCSC_E_CARD_RESET) {
         p11_debug("slot %lu: card was reset by another application", slot->id);
-        rc = pcsc_reconnect(&slot->card, false);
+        rc = token_reconnect(&slot->token, false);
         if (rc == PCSC_OK)
             rc = pcsc_begin_transaction(&slot->card);
         if (rc == PCSC_OK)
