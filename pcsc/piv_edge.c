@@ -542,8 +542,10 @@ static int two_pins(struct token *t, uint8_t ins, uint8_t ref, const uint8_t *a,
     uint8_t data[2 * PIV_PIN_LEN];
     uint16_t sw;
     *tries_left = -1;
-    if (!pad_pin(a, alen, data) || !pad_pin(b, blen, data + PIV_PIN_LEN))
+    if (!pad_pin(a, alen, data) || !pad_pin(b, blen, data + PIV_PIN_LEN)) {
+        OPENSSL_cleanse(data, sizeof(data)); /* the first may be in already */
         return PCSC_E_INVALID_ARG;
+    }
     int rc = send_apdu(t, ins, 0x00, ref, data, sizeof(data), 0, NULL, 0, NULL, &sw);
     OPENSSL_cleanse(data, sizeof(data));
     return rc != PCSC_OK ? rc : sw_status(sw, tries_left);
@@ -784,8 +786,10 @@ static int piv_admin_auth(struct token *t, const uint8_t *key, size_t key_len)
     if (tlv_find(resp, n, 0x7C, &outer) != TLV_OK || tlv_find(outer.value, outer.len, 0x80, &w) != TLV_OK ||
         w.len != block)
         return PCSC_E_MALFORMED;
-    if (!ecb(c, key, false, w.value, witness, block) || RAND_bytes(challenge, (int)block) != 1)
+    if (!ecb(c, key, false, w.value, witness, block) || RAND_bytes(challenge, (int)block) != 1) {
+        OPENSSL_cleanse(witness, sizeof(witness));
         return PCSC_E_NOMEM;
+    }
     size_t k = 0;
     step2[k++] = 0x7C;
     step2[k++] = (uint8_t)(4 + 2 * block);
@@ -799,14 +803,15 @@ static int piv_admin_auth(struct token *t, const uint8_t *key, size_t key_len)
     k += block;
     rc = send_apdu(t, INS_GENERAL_AUTHENTICATE, alg, 0x9B, step2, k, 256, resp, sizeof(resp), &n, &sw);
     OPENSSL_cleanse(witness, sizeof(witness));
-    if (rc != PCSC_OK)
-        return rc;
-    if ((rc = sw_status(sw, NULL)) != PCSC_OK)
-        return rc;
-    if (tlv_find(resp, n, 0x7C, &outer) != TLV_OK || tlv_find(outer.value, outer.len, 0x82, &w) != TLV_OK ||
-        w.len != block || !ecb(c, key, true, challenge, expect, block) || CRYPTO_memcmp(expect, w.value, block) != 0)
-        return PCSC_E_SECURITY; /* the card does not know our key: not the card we think */
-    return PCSC_OK;
+    OPENSSL_cleanse(step2, sizeof(step2));
+    if (rc == PCSC_OK)
+        rc = sw_status(sw, NULL);
+    if (rc == PCSC_OK &&
+        (tlv_find(resp, n, 0x7C, &outer) != TLV_OK || tlv_find(outer.value, outer.len, 0x82, &w) != TLV_OK ||
+         w.len != block || !ecb(c, key, true, challenge, expect, block) || CRYPTO_memcmp(expect, w.value, block) != 0))
+        rc = PCSC_E_SECURITY; /* the card does not know our key: not the card we think */
+    OPENSSL_cleanse(expect, sizeof(expect));
+    return rc;
 }
 
 static bool is_retired(uint8_t ref)

@@ -552,8 +552,10 @@ static int two_secrets(struct token *t, uint8_t ins, uint8_t ref, const uint8_t 
     uint8_t data[32];
     uint16_t sw;
     *tries_left = -1;
-    if (!pad_pin(s, a, alen, data) || !pad_pin(s, b, blen, data + s->stored_len))
+    if (!pad_pin(s, a, alen, data) || !pad_pin(s, b, blen, data + s->stored_len)) {
+        OPENSSL_cleanse(data, sizeof(data)); /* the first may be in already */
         return PCSC_E_INVALID_ARG;
+    }
     int rc = send(t, ins, 0x00, ref, data, 2 * s->stored_len, 0, NULL, 0, NULL, &sw);
     OPENSSL_cleanse(data, sizeof(data));
     return rc != PCSC_OK ? rc : pcsc_status_from_sw(sw, tries_left);

@@ -87,14 +87,15 @@ struct p11_session {
     struct p11_session *next;
 };
 
-/* A secret made by C_DeriveKey (ECDH): a session object. */
+/* A secret made by C_DeriveKey (ECDH): a session object, made under the
+ * user's login and destroyed when the login ends. */
 #define P11_MAX_SECRETS 16
 struct p11_secret_object {
     bool used;
     CK_SESSION_HANDLE owner;
     uint8_t value[128];
     size_t len;
-    bool sensitive, extractable;
+    bool private_, sensitive, extractable;
     char label[64];
 };
 

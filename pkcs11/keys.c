@@ -270,8 +270,11 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
     sec->used = true;
     sec->len = len;
     sec->owner = s->handle;
-    sec->sensitive = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_SENSITIVE), false);
-    sec->extractable = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), true);
+    /* Private and sensitive unless the application asks otherwise: the
+     * secret is as much the user's as the key it came from. */
+    sec->private_ = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_PRIVATE), true);
+    sec->sensitive = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_SENSITIVE), true);
+    sec->extractable = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), false);
     snprintf(sec->label, sizeof(sec->label), "ECDH with %.50s", k->label);
     *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)slot_index);
 out:

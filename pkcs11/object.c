@@ -64,6 +64,9 @@ CK_RV p11_object_resolve(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_obj
     case OBJ_SECRET:
         if (index >= P11_MAX_SECRETS || !slot->secrets[index].used)
             return CKR_OBJECT_HANDLE_INVALID;
+        /* A private secret is the user's: seen only while logged in. */
+        if (slot->secrets[index].private_ && !(slot->logged_in && slot->login == CKU_USER))
+            return CKR_OBJECT_HANDLE_INVALID;
         break;
     case OBJ_CA_CERT:
         if (index >= slot->token.ncerts)
@@ -335,8 +338,9 @@ static enum attr_state secret_attribute(const struct p11_secret_object *sec, CK_
         return put_ulong(v, CKO_SECRET_KEY);
     case CKA_KEY_TYPE:
         return put_ulong(v, CKK_GENERIC_SECRET);
-    case CKA_TOKEN:
     case CKA_PRIVATE:
+        return put_bool(v, sec->private_);
+    case CKA_TOKEN:
     case CKA_MODIFIABLE:
     case CKA_COPYABLE:
     case CKA_LOCAL:

@@ -268,8 +268,10 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         if (slot->token.edge->admin_auth && parse_mgm_key(pin, len, key, &key_len)) {
             /* The management key is checked now, by mutual authentication. */
             rv = p11_slot_begin(slot);
-            if (rv != CKR_OK)
+            if (rv != CKR_OK) {
+                OPENSSL_cleanse(key, sizeof(key));
                 return rv;
+            }
             rc = slot->token.edge->admin_auth(&slot->token, key, key_len);
             p11_slot_end(slot);
             p11_debug("C_Login(SO, management key): %s", pcsc_status_name(rc));
@@ -307,7 +309,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
             return rv;
         rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
         rc = p11_slot_finish(slot, rc);
-        p11_debug("C_Login(CONTEXT_SPECIFIC, %zu-byte PIN): %s", len, pcsc_status_name(rc));
+        p11_debug("C_Login(CONTEXT_SPECIFIC): %s", pcsc_status_name(rc));
         if (rc != PCSC_OK)
             return pin_failed(slot, rc, tries, "user PIN (for one operation)");
         if (!p11_secret_set(&op->context_pin, pin, len))
@@ -423,7 +425,9 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
         p11_audit_note(slot, "pin_change", NULL, rv, ref == TOKEN_PIN_SO ? "PUK changed" : "user PIN changed");
         if (rv == CKR_OK && ref == TOKEN_PIN_USER && slot->user_pin.data)
             p11_secret_set(&slot->user_pin, pNewPin, ulNewLen);
-        if (rv == CKR_OK && ref == TOKEN_PIN_SO)
+        /* A SO logged in with the management key keeps it: the PUK it
+         * changed is not what it logged in with. */
+        if (rv == CKR_OK && ref == TOKEN_PIN_SO && !slot->so_is_mgm_key)
             p11_secret_set(&slot->so_secret, pNewPin, ulNewLen);
     }
     p11_slot_unlock(slot);

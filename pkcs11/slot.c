@@ -54,6 +54,8 @@ void p11_slots_scan(bool announce)
 
 void p11_slot_logout_state(struct p11_slot *slot)
 {
+    /* Secrets derived under the login end with it. */
+    p11_secret_objects_drop(slot, 0);
     slot->logged_in = false;
     slot->login = (CK_USER_TYPE)-1;
     p11_secret_clear(&slot->user_pin);

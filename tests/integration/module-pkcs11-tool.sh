@@ -381,4 +381,12 @@ check "sign with 9C after the unblock" p11 --login --pin 13579135 --sign --id 02
     -i "$T/data" -o "$T/sig.after"
 check "the signature after the unblock verifies" verify_signature "$(cert_of 02)" "$T/data" "$T/sig.after"
 
+# The debug log tells what happened, never the PIN nor its length: a
+# signature with the PIN-always key (login, then the context login).
+KYSO_DEBUG=$T/debug.log p11 --login --pin 13579135 --sign --id 02 -m SHA256-RSA-PKCS -i "$T/data" \
+    -o "$T/sig.debug" >>"$TEST_LOG" 2>&1
+check "the debug log records the context login" grep -q "C_Login(CONTEXT_SPECIFIC)" "$T/debug.log"
+check "the debug log holds neither the PIN nor its length" \
+    bash -c "! grep -Eq '13579135|[0-9]+-byte PIN|PIN[^A-Za-z]*[0-9]+ bytes' '$T/debug.log'"
+
 finish

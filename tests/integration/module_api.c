@@ -29,6 +29,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -1213,6 +1214,179 @@ static void test_always_authenticate(void **state)
     sign_9a_and_verify(h);
 }
 
+/* ------------------------------------------- decryption, secrets, the SO */
+
+#define ID_9D 0x03
+
+/* A buffer too small for the plain text keeps it for the next call, which
+ * gets it: the card is asked once. */
+static void test_decrypt_two_calls(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0);
+    login_user(h);
+    CK_OBJECT_HANDLE k = private_key(h, ID_9C);
+    EVP_PKEY *pub = cert_key(h, ID_9C);
+    uint8_t ct[256], plain[256];
+    size_t ct_len = sizeof(ct);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pub, NULL);
+    assert_non_null(ctx);
+    bool encrypted = EVP_PKEY_encrypt_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
+                     EVP_PKEY_encrypt(ctx, ct, &ct_len, message, sizeof(message)) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    assert_true(encrypted);
+
+    CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
+    assert_rv(CKR_OK, F->C_DecryptInit(h, &mech, k));
+    assert_rv(CKR_OK, F->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+    CK_ULONG len = 0;
+    assert_rv(CKR_OK, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, NULL, &len));
+    assert_int_equal(len, 256); /* an upper bound before the card has answered */
+    len = 4;
+    assert_rv(CKR_BUFFER_TOO_SMALL, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, plain, &len));
+    assert_int_equal(len, sizeof(message));
+    CK_ULONG asked = 0;
+    assert_rv(CKR_OK, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, NULL, &asked));
+    assert_int_equal(asked, sizeof(message)); /* now the exact length */
+    len = sizeof(plain);
+    assert_rv(CKR_OK, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, plain, &len));
+    assert_int_equal(len, sizeof(message));
+    assert_memory_equal(plain, message, sizeof(message));
+    /* Delivered once: the operation is over. */
+    len = sizeof(plain);
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, plain, &len));
+}
+
+/* ECDH with 9D against a fresh peer key; *secret is the derived object. */
+static EVP_PKEY *derive_9d(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *secret)
+{
+    EVP_PKEY *peer = hold(EVP_EC_gen("P-256"), release_pkey);
+    assert_non_null(peer);
+    uint8_t point[65];
+    size_t point_len = 0;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(peer, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &point_len),
+                     1);
+    CK_ECDH1_DERIVE_PARAMS params = { CKD_NULL, 0, NULL, (CK_ULONG)point_len, point };
+    CK_MECHANISM mech = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
+    assert_rv(CKR_OK, F->C_DeriveKey(h, &mech, private_key(h, ID_9D), tmpl, n, secret));
+    return peer;
+}
+
+static CK_BBOOL bool_attribute(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type)
+{
+    CK_BBOOL v = 99;
+    CK_ATTRIBUTE a = { type, &v, sizeof(v) };
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, o, &a, 1));
+    return v;
+}
+
+/* A derived secret is private and sensitive unless asked otherwise, and it
+ * ends with the login. */
+static void test_derived_secret(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0);
+    login_user(h);
+    CK_OBJECT_HANDLE secret = 0;
+    derive_9d(h, NULL, 0, &secret);
+    assert_int_equal(bool_attribute(h, secret, CKA_PRIVATE), CK_TRUE);
+    assert_int_equal(bool_attribute(h, secret, CKA_SENSITIVE), CK_TRUE);
+    assert_int_equal(bool_attribute(h, secret, CKA_EXTRACTABLE), CK_FALSE);
+    uint8_t value[64];
+    CK_ATTRIBUTE va = { CKA_VALUE, value, sizeof(value) };
+    assert_rv(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(h, secret, &va, 1));
+
+    /* Asked for readable: the value is the ECDH secret. */
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ATTRIBUTE readable[] = { { CKA_SENSITIVE, &no, sizeof(no) }, { CKA_EXTRACTABLE, &yes, sizeof(yes) } };
+    CK_OBJECT_HANDLE open_secret = 0;
+    EVP_PKEY *peer = derive_9d(h, readable, 2, &open_secret);
+    va.ulValueLen = sizeof(value);
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, open_secret, &va, 1));
+    assert_int_equal(va.ulValueLen, 32);
+    uint8_t expect[64];
+    size_t expect_len = sizeof(expect);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(peer, NULL);
+    bool derived = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, cert_key(h, ID_9D)) == 1 &&
+                   EVP_PKEY_derive(ctx, expect, &expect_len) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    assert_true(derived);
+    assert_int_equal(expect_len, 32);
+    assert_memory_equal(value, expect, 32);
+
+    /* Another session of the application sees it while the user is logged in. */
+    CK_SESSION_HANDLE other = open_session(0);
+    assert_int_equal(bool_attribute(other, secret, CKA_PRIVATE), CK_TRUE);
+    /* The login ends: both secrets are gone, also after logging in again. */
+    assert_rv(CKR_OK, F->C_Logout(h));
+    CK_BBOOL v;
+    CK_ATTRIBUTE a = { CKA_PRIVATE, &v, sizeof(v) };
+    assert_rv(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(h, secret, &a, 1));
+    assert_rv(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(other, open_secret, &a, 1));
+    login_user(h);
+    assert_rv(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(h, secret, &a, 1));
+    assert_rv(CKR_OBJECT_HANDLE_INVALID, F->C_GetAttributeValue(h, open_secret, &a, 1));
+}
+
+/* The SO logged in with the management key changes the PUK and keeps the
+ * management key: an administrative write still works after it. */
+static const CK_UTF8CHAR other_puk[] = "87654321";
+
+static const char *management_key(void)
+{
+    const char *mgm = getenv("KYSO_TEST_MGM_KEY");
+    return mgm ? mgm : "010203040506070801020304050607080102030405060708";
+}
+
+static int teardown_restore_puk(void **state)
+{
+    F->C_CloseAllSessions(slot);
+    CK_SESSION_HANDLE h;
+    const char *mgm = management_key();
+    if (F->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h) == CKR_OK) {
+        if (F->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)mgm, (CK_ULONG)strlen(mgm)) == CKR_OK) {
+            F->C_SetPIN(h, (CK_UTF8CHAR_PTR)other_puk, 8, PUK, PUK_LEN); /* fails when the PUK is already back */
+            F->C_Logout(h);
+        }
+        F->C_CloseSession(h);
+    }
+    return teardown_fini(state);
+}
+
+static void test_so_changes_puk_keeps_management_key(void **state)
+{
+    (void)state;
+    const char *mgm = management_key();
+    CK_SESSION_HANDLE h = open_session(CKF_RW_SESSION);
+    /* The 9A certificate, to write it again (the card's contents stay). */
+    CK_OBJECT_HANDLE cert = p11c_find(h, CKO_CERTIFICATE, ID_9A);
+    assert_true(cert != 0);
+    CK_ATTRIBUTE va = { CKA_VALUE, NULL, 0 };
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, cert, &va, 1));
+    va.pValue = hold(malloc(va.ulValueLen), release_malloc);
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, cert, &va, 1));
+
+    assert_rv(CKR_OK, F->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)mgm, (CK_ULONG)strlen(mgm)));
+    assert_rv(CKR_OK, F->C_SetPIN(h, PUK, PUK_LEN, (CK_UTF8CHAR_PTR)other_puk, 8));
+    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE ctype = CKC_X_509;
+    CK_BBOOL yes = CK_TRUE;
+    uint8_t id = ID_9A;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) },
+                            { CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype) },
+                            { CKA_TOKEN, &yes, sizeof(yes) },
+                            { CKA_ID, &id, 1 },
+                            va };
+    CK_OBJECT_HANDLE written = 0;
+    assert_rv(CKR_OK, F->C_CreateObject(h, tmpl, 5, &written));
+    assert_rv(CKR_OK, F->C_Logout(h));
+    /* The PUK did change: the old one is refused, the new one sets it back. */
+    assert_rv(CKR_OK, F->C_Login(h, CKU_SO, (CK_UTF8CHAR_PTR)mgm, (CK_ULONG)strlen(mgm)));
+    assert_rv(CKR_PIN_INCORRECT, F->C_SetPIN(h, PUK, PUK_LEN, PUK, PUK_LEN));
+    assert_rv(CKR_OK, F->C_SetPIN(h, (CK_UTF8CHAR_PTR)other_puk, 8, PUK, PUK_LEN));
+    assert_rv(CKR_OK, F->C_Logout(h));
+}
+
 /* ------------------------------------------------------ card removal */
 
 static int teardown_reinsert(void **state)
@@ -1475,6 +1649,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_private_objects, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_pin_failures_and_unblock, setup_init, teardown_restore_pin),
         cmocka_unit_test_setup_teardown(test_always_authenticate, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_decrypt_two_calls, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_derived_secret, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_so_changes_puk_keeps_management_key, setup_init, teardown_restore_puk),
         cmocka_unit_test_setup_teardown(test_card_removed_mid_operation, setup_init, teardown_reinsert),
         cmocka_unit_test_setup_teardown(test_card_removed_then_sign, setup_init, teardown_reinsert),
         cmocka_unit_test_setup_teardown(test_fork_quiet_child, setup_init, teardown_fini),
