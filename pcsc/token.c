@@ -4,6 +4,7 @@
 #include "pcsc/token.h"
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,18 @@ int token_enumerate(struct token *t)
     drop_unusable_keys(t);
     t->enumerated = true;
     return PCSC_OK;
+}
+
+STACK_OF(X509) *token_ca_certificates(const struct token *t)
+{
+    STACK_OF(X509) *all = sk_X509_new_null();
+    for (size_t i = 0; all && i < t->ncerts; i++) {
+        const unsigned char *p = t->certs[i].der;
+        X509 *x = d2i_X509(NULL, &p, (long)t->certs[i].len);
+        if (x && !sk_X509_push(all, x))
+            X509_free(x);
+    }
+    return all;
 }
 
 struct token_key *token_find_key(struct token *t, uint8_t ref)

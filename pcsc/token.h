@@ -14,6 +14,7 @@
 #define KYSO_PCSC_TOKEN_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -202,6 +203,9 @@ void token_close(struct token *t);
 /* Reads keys, certificates and data objects unless already done. */
 int token_enumerate(struct token *t);
 struct token_key *token_find_key(struct token *t, uint8_t ref);
+/* The CA certificates the card keeps (for building chains); free with
+ * sk_X509_pop_free(…, X509_free). */
+STACK_OF(X509) *token_ca_certificates(const struct token *t);
 
 /* Copies UTF-8 text into dst (NUL-terminated), cut on a character boundary. */
 void token_copy_text(char *dst, size_t dstlen, const char *src);

@@ -177,25 +177,31 @@ bool p11_slot_token_present(struct p11_slot *slot)
 }
 
 /* Keys whose certificate the card does not give (or gives in a form kyso
- * cannot read) get it from the local certificate store, by public key. */
+ * cannot read) get it from the local certificate store, by public key,
+ * if it chains to a trust anchor. */
 static void certificates_from_store(struct p11_slot *slot)
 {
+    STACK_OF(X509) *chain = NULL;
     for (size_t i = 0; i < slot->token.nkeys; i++) {
         struct token_key *k = &slot->token.keys[i];
         if (k->cert || !k->pub)
             continue;
-        size_t len = 0;
-        uint8_t *der = certstore_find_by_key(k->pub, &len);
-        if (der) {
-            k->cert = der;
-            k->cert_len = len;
-            p11_debug("slot %lu: key %02X: certificate from the local store", slot->id, k->ref);
+        if (!chain)
+            chain = token_ca_certificates(&slot->token);
+        struct certstore_match m;
+        char why[512];
+        if (certstore_find_for_key(k->pub, chain, &m, why, sizeof(why)) == 0) {
+            k->cert = m.der;
+            k->cert_len = m.len;
+            p11_debug("slot %lu: key %02X: certificate from the %s store", slot->id, k->ref,
+                      m.scope == CERTSTORE_SYSTEM ? "system" : "user's");
         } else if (k->needs_certificate) {
-            p11_debug("slot %lu: key %02X has no certificate: the card's cannot be read and none in the "
-                      "store matches its public key; import it with `kyso cert import FILE`",
-                      slot->id, k->ref);
+            p11_debug("slot %lu: key %02X has no certificate: the card's cannot be read and %s; import it with "
+                      "`kyso cert import FILE`",
+                      slot->id, k->ref, why);
         }
     }
+    sk_X509_pop_free(chain, X509_free);
 }
 
 CK_RV p11_slot_enumerate(struct p11_slot *slot)

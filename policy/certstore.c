@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "policy/certstore.h"
+#include "policy/trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,18 +21,16 @@ const char *certstore_dir(enum certstore_scope scope, char *buf, size_t buflen)
 {
     const char *v;
     if (scope == CERTSTORE_SYSTEM) {
-        v = getenv("KYSO_CERT_DIR");
-        snprintf(buf, buflen, "%s", v && *v ? v : "/etc/kyso/certs");
+        snprintf(buf, buflen, "%s", KYSO_SYSCONFDIR "/kyso/certs");
         return buf;
     }
-    if ((v = getenv("KYSO_USER_CERT_DIR")) && *v) {
-        snprintf(buf, buflen, "%s", v);
-    } else if ((v = getenv("XDG_DATA_HOME")) && *v) {
+    /* The user's own store: only ever more certificates to check. */
+    if ((v = getenv("XDG_DATA_HOME")) && *v == '/') {
         snprintf(buf, buflen, "%s/kyso/certs", v);
     } else {
         const char *home = getenv("HOME");
-        struct passwd *pw = (!home || !*home) ? getpwuid(getuid()) : NULL;
-        snprintf(buf, buflen, "%s/.local/share/kyso/certs", home && *home ? home : pw ? pw->pw_dir : "/");
+        struct passwd *pw = (!home || *home != '/') ? getpwuid(getuid()) : NULL;
+        snprintf(buf, buflen, "%s/.local/share/kyso/certs", home && *home == '/' ? home : pw ? pw->pw_dir : "/");
     }
     return buf;
 }
@@ -67,6 +66,16 @@ static int make_dirs(const char *path, mode_t mode)
     return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* The system store's certificates, as intermediates for chains. */
+static int collect(X509 *cert, const char *path, void *arg)
+{
+    (void)path;
+    STACK_OF(X509) *all = arg;
+    if (X509_up_ref(cert) == 1 && !sk_X509_push(all, cert))
+        X509_free(cert);
+    return 0;
+}
+
 int certstore_import(enum certstore_scope scope, const char *file, char *stored, size_t stored_len, char *err,
                      size_t errlen)
 {
@@ -79,6 +88,20 @@ int certstore_import(enum certstore_scope scope, const char *file, char *stored,
     if (!x) {
         snprintf(err, errlen, "%s is not a certificate (PEM or DER X.509)", file);
         return -1;
+    }
+    /* The module uses only certificates that chain to a trust anchor:
+     * storing another would only look as if it worked. */
+    char why[384];
+    X509_STORE *anchors = policy_trust_load(why, sizeof(why));
+    STACK_OF(X509) *intermediates = sk_X509_new_null();
+    if (intermediates)
+        certstore_each(CERTSTORE_SYSTEM, collect, intermediates);
+    bool trusted = anchors && intermediates && policy_trust_chains(anchors, x, intermediates, why, sizeof(why));
+    sk_X509_pop_free(intermediates, X509_free);
+    X509_STORE_free(anchors);
+    if (!trusted) {
+        snprintf(err, errlen, "%s is not imported: %s", file, why);
+        goto out;
     }
     int len = i2d_X509(x, &der);
     if (len <= 0 || EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1) {
@@ -145,34 +168,77 @@ void certstore_each(enum certstore_scope scope, int (*fn)(X509 *cert, const char
 
 struct find_ctx {
     const EVP_PKEY *pub;
-    unsigned char *der;
-    int len;
+    X509_STORE *anchors;
+    STACK_OF(X509) *untrusted;
+    const char *anchors_why;       /* why there are no anchors */
+    X509 *found;
+    char why[384];
 };
 
 static int match_key(X509 *cert, const char *path, void *arg)
 {
     struct find_ctx *c = arg;
-    (void)path;
+    char why[320];
     if (EVP_PKEY_eq(X509_get0_pubkey(cert), c->pub) != 1)
         return 0;
-    c->len = i2d_X509(cert, &c->der);
-    return c->len > 0;
+    if (!c->anchors) {
+        snprintf(c->why, sizeof(c->why), "%s matches the key but cannot be checked: %s", path, c->anchors_why);
+        return 0;
+    }
+    if (!policy_trust_chains(c->anchors, cert, c->untrusted, why, sizeof(why))) {
+        snprintf(c->why, sizeof(c->why), "%s matches the key but %s", path, why);
+        return 0;
+    }
+    if (X509_up_ref(cert) == 1)
+        c->found = cert;
+    return c->found != NULL;
 }
 
-unsigned char *certstore_find_by_key(const EVP_PKEY *pub, size_t *len)
+int certstore_find_for_key(const EVP_PKEY *pub, STACK_OF(X509) *intermediates, struct certstore_match *m, char *why,
+                           size_t whylen)
 {
-    struct find_ctx c = { .pub = pub };
-    certstore_each(CERTSTORE_USER, match_key, &c);
-    if (!c.der)
-        certstore_each(CERTSTORE_SYSTEM, match_key, &c);
-    if (!c.der)
-        return NULL;
-    /* Hand out malloc memory, not OpenSSL's. */
-    unsigned char *out = malloc((size_t)c.len);
-    if (out) {
-        memcpy(out, c.der, (size_t)c.len);
-        *len = (size_t)c.len;
+    char anchors_why[256] = "";
+    struct find_ctx c = { .pub = pub, .anchors_why = anchors_why };
+    int rc = -1;
+    memset(m, 0, sizeof(*m));
+    snprintf(c.why, sizeof(c.why), "no certificate in the local store matches the key");
+    c.anchors = policy_trust_load(anchors_why, sizeof(anchors_why));
+    c.untrusted = sk_X509_new_null();
+    if (!c.untrusted)
+        goto out;
+    for (int i = 0; intermediates && i < sk_X509_num(intermediates); i++) {
+        X509 *x = sk_X509_value(intermediates, i);
+        if (X509_up_ref(x) == 1 && !sk_X509_push(c.untrusted, x))
+            X509_free(x);
     }
-    OPENSSL_free(c.der);
-    return out;
+    certstore_each(CERTSTORE_SYSTEM, collect, c.untrusted);
+    if (!c.anchors)
+        snprintf(c.why, sizeof(c.why), "%s", anchors_why);
+    static const enum certstore_scope order[] = { CERTSTORE_SYSTEM, CERTSTORE_USER };
+    for (size_t i = 0; i < 2 && !c.found; i++) {
+        certstore_each(order[i], match_key, &c);
+        if (c.found)
+            m->scope = order[i];
+    }
+    if (c.found) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(c.found, &der);
+        /* Hand out malloc memory, not OpenSSL's. */
+        m->der = len > 0 ? malloc((size_t)len) : NULL;
+        if (m->der) {
+            memcpy(m->der, der, (size_t)len);
+            m->len = (size_t)len;
+            rc = 0;
+        } else {
+            snprintf(c.why, sizeof(c.why), "out of memory");
+        }
+        OPENSSL_free(der);
+    }
+out:
+    if (rc != 0)
+        snprintf(why, whylen, "%s", c.why);
+    X509_free(c.found);
+    sk_X509_pop_free(c.untrusted, X509_free);
+    X509_STORE_free(c.anchors);
+    return rc;
 }

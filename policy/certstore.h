@@ -4,11 +4,15 @@
  * or imported with `kyso cert import`, and matched to the card's key by
  * public key.
  *
- * Two directories, searched in order: the per-user one
- * ($KYSO_USER_CERT_DIR, else $XDG_DATA_HOME/kyso/certs, else
- * ~/.local/share/kyso/certs) and the system one ($KYSO_CERT_DIR, else
- * /etc/kyso/certs). Each certificate is one DER file named by the SHA-256
- * of its content, so importing twice changes nothing.
+ * Two directories: the system one, $(sysconfdir)/kyso/certs (root's), and
+ * the user's own ($XDG_DATA_HOME/kyso/certs, else
+ * ~/.local/share/kyso/certs). Each certificate is one DER file named by
+ * the SHA-256 of its content, so importing twice changes nothing.
+ *
+ * A certificate from either store is attached to a key only if it chains
+ * to a trust anchor (policy/trust.h): a certificate anyone can make
+ * carrying the token's public key would otherwise name the signer in the
+ * audit trail and in every signature. The system store is searched first.
  */
 #ifndef KYSO_POLICY_CERTSTORE_H
 #define KYSO_POLICY_CERTSTORE_H
@@ -28,9 +32,19 @@ const char *certstore_dir(enum certstore_scope scope, char *buf, size_t buflen);
 int certstore_import(enum certstore_scope scope, const char *file, char *stored, size_t stored_len, char *err,
                      size_t errlen);
 
-/* Finds a certificate whose public key is pub (user store first). Returns
- * its DER in a malloc'd buffer (free()), or NULL when there is none. */
-unsigned char *certstore_find_by_key(const EVP_PKEY *pub, size_t *len);
+struct certstore_match {
+    unsigned char *der;            /* malloc'd (free()) */
+    size_t len;
+    enum certstore_scope scope;    /* the store it came from */
+};
+
+/* Finds the certificate for public key pub that chains to a trust anchor,
+ * the system store first; intermediates (may be NULL) helps build the
+ * chain (the token's own CA certificates), as do the system store's
+ * certificates. Returns 0 with *m filled, or -1 with why: no certificate
+ * matches the key, or the ones that do cannot be trusted (and why not). */
+int certstore_find_for_key(const EVP_PKEY *pub, STACK_OF(X509) *intermediates, struct certstore_match *m, char *why,
+                           size_t whylen);
 
 /* Calls fn for every certificate of the scope's store; stops when it
  * returns non-zero. */

@@ -2,5 +2,6 @@
 # certificate store). Shared by the module and the tools; never talks to a token.
 noinst_LTLIBRARIES += policy/libkysopolicy.la
 policy_libkysopolicy_la_SOURCES = \
-	policy/certstore.c policy/certstore.h
+	policy/certstore.c policy/certstore.h \
+	policy/trust.c policy/trust.h
 policy_libkysopolicy_la_LIBADD = $(OPENSSL_LIBS)

@@ -125,15 +125,19 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
             print_cert("    ", k->cert, k->cert_len);
             continue;
         }
-        size_t len = 0;
-        uint8_t *der = k->pub ? certstore_find_by_key(k->pub, &len) : NULL;
-        if (der) {
-            printf("    certificate from the local store:\n");
-            print_cert("    ", der, len);
-            free(der);
+        struct certstore_match m;
+        char why[512] = "the key's public half is unknown";
+        STACK_OF(X509) *chain = token_ca_certificates(&t);
+        int found = k->pub ? certstore_find_for_key(k->pub, chain, &m, why, sizeof(why)) : -1;
+        sk_X509_pop_free(chain, X509_free);
+        if (found == 0) {
+            printf("    certificate from the local store (%s):\n", m.scope == CERTSTORE_SYSTEM ? "system" : "user's");
+            print_cert("    ", m.der, m.len);
+            free(m.der);
         } else if (k->needs_certificate) {
-            printf("    NO CERTIFICATE: the token's copy cannot be read and the local store has none for this "
-                   "key;\n    signing is refused until it is imported with `kyso cert import FILE`\n");
+            printf("    NO CERTIFICATE: the token's copy cannot be read and %s;\n    signing is refused until "
+                   "a certificate issued for this key is imported with `kyso cert import FILE`\n",
+                   why);
         } else {
             printf("    no certificate\n");
         }
