@@ -13,6 +13,10 @@
 #define AUDIT_HASH_LEN 32
 #define AUDIT_MAX_LINE 8192
 
+#define AUDIT_REQUEST_ID_LEN 32    /* hex digits of a request's id */
+#define AUDIT_MAX_CERT 16384       /* DER bytes of a certificate in a record */
+#define AUDIT_MAX_PROOF 1024       /* bytes of a signature, or of what it covers */
+
 /* What happened (filled by the module or a tool). */
 struct audit_event {
     const char *event;             /* "sign", "refusal", "pin_failure", ... */
@@ -26,7 +30,30 @@ struct audit_event {
     const uint8_t *input_sha256;   /* 32 bytes, or NULL */
     const char *outcome;           /* "CKR_OK", ... */
     const char *rule, *detail;     /* refusals: "M4", a short explanation */
+    /* A signature and what the key's operation covered (the DigestInfo,
+     * the hash, the raw block), with its scheme: "pkcs1", "ecdsa", "raw",
+     * "pss:HASH:MGF1HASH:SALTLEN". kyso-auditd checks the signature against
+     * the certificate (audit/proof.c); the record keeps its SHA-256. */
+    const uint8_t *sig, *tbs;
+    size_t sig_len, tbs_len;
+    const char *scheme;
+    /* Filled by the sinks and kyso-auditd, never by the caller: */
+    const char *request;           /* the request's id (hex), unique */
+    const char *checked;           /* "signature": kyso-auditd verified it */
+    uint64_t ref_seq;              /* "withheld": the record it takes back */
+    const void *ref_record;        /* "withheld": that record (json_object), to name what it was */
 };
+
+/* What a sink says of a record it made durable. */
+struct audit_receipt {
+    char request[AUDIT_REQUEST_ID_LEN + 1];
+    uint64_t seq;                  /* 0 when the sink does not tell */
+};
+
+/* Events whose CKR_OK record says something was released to the caller:
+ * a record of these that turns out not to have been is followed by a
+ * "withheld" record (audit/README.md). */
+bool audit_event_releases(const char *event);
 
 /* Who did it. The module fills it from its own process; kyso-auditd from
  * the kernel's peer credentials, never from the client. */
@@ -58,6 +85,8 @@ int audit_writer_open(const char *log_path, struct audit_writer **w, char *err, 
  * but the caller must act as if they were not: release nothing. */
 int audit_writer_append(struct audit_writer *w, const struct audit_event *const *events,
                         const struct audit_identity *const *who, size_t n, char *err, size_t errlen);
+/* The sequence number of the last record w appended (0: none yet). */
+uint64_t audit_writer_last_seq(struct audit_writer *w);
 /* Renames the current log to archive_path and starts a new file at the
  * log's path that continues the chain (log_continue). */
 int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *err, size_t errlen);
@@ -81,10 +110,25 @@ int audit_verify_files(const char *const *files, size_t n, const uint8_t key0[AU
                        struct audit_verify_result *res);
 
 /* ---- the sinks the module writes through (KYSO_AUDIT) ---- */
-/* Makes the record durable in the configured sink. Returns 0, or -1 with a
- * reason (then the caller must not release what the record is about). */
-int audit_submit(const struct audit_event *ev, char *err, size_t errlen);
-/* Around fork() (the module's atfork handlers): holds the file sink's lock. */
+/* Makes the record durable in the configured sink, within the sink's
+ * deadline (audit_timeout_ms). Returns 0 with *receipt filled, or -1 with
+ * a reason: then the caller must not release what the record is about
+ * (if the record was written all the same, the sink itself follows it
+ * with a "withheld" record). */
+int audit_submit(const struct audit_event *ev, struct audit_receipt *receipt, char *err, size_t errlen);
+/* What a record made durable by audit_submit was about was not released
+ * after all (the caller went away, the session was closed meanwhile): a
+ * "withheld" record follows it. ev is the event as submitted. Returns 0,
+ * or -1 with a reason (the sink keeps it to send later). */
+int audit_withhold(const struct audit_event *ev, const struct audit_receipt *receipt, const char *why, char *err,
+                   size_t errlen);
+/* Sends what the sink still has to say (withholdings kept while the
+ * daemon could not be reached), for at most timeout_ms: at C_Finalize and
+ * when the module is unloaded. */
+void audit_sink_flush(int timeout_ms);
+/* The longest a record may take before the operation fails closed (ms). */
+int audit_timeout_ms(void);
+/* Around fork() (the module's atfork handlers): holds the sinks' locks. */
 void audit_sink_fork_prepare(void);
 void audit_sink_fork_done(void);
 /* True when KYSO_AUDIT=off (benchmarks only). */

@@ -8,6 +8,7 @@ audit_libkysoaudit_la_SOURCES = \
 	audit/writer.c \
 	audit/verify.c \
 	audit/protocol.c audit/protocol.h \
+	audit/proof.c audit/proof.h \
 	audit/sink.c
 audit_libkysoaudit_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 audit_libkysoaudit_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS) -lpthread

@@ -169,6 +169,23 @@ void audit_now(char out[48])
     snprintf(out + n, 48 - n, ".%03dZ", (int)((ts.tv_nsec / 1000000) % 1000));
 }
 
+bool audit_event_releases(const char *event)
+{
+    return event && (strcmp(event, "sign") == 0 || strcmp(event, "decrypt") == 0 || strcmp(event, "derive") == 0);
+}
+
+/* What a "withheld" record repeats of the record it takes back, so that a
+ * report can take it off the same counts. */
+static const char *const withheld_copies[] = { "reader", "token", "key", "cert", "mechanism", "input_len",
+                                               "input_sha256", "signature_sha256" };
+
+static void copy_field(json_object *to, json_object *from, const char *name)
+{
+    json_object *v;
+    if (json_object_object_get_ex(from, name, &v))
+        json_object_object_add(to, name, json_object_get(v));
+}
+
 /* The record's fields up to and including "prev", as a JSON object. */
 json_object *audit_record_object(const struct audit_event *ev, const struct audit_identity *who, uint64_t seq,
                                  const char *log_id)
@@ -189,23 +206,45 @@ json_object *audit_record_object(const struct audit_event *ev, const struct audi
         add_string(o, "program", who->program);
     }
     add_string(o, "module", PACKAGE_VERSION);
-    add_string(o, "reader", ev->reader);
-    add_string(o, "token", ev->token);
-    add_string(o, "key", ev->key);
-    if (ev->cert_der && ev->cert_len)
-        json_object_object_add(o, "cert", certificate_object(ev->cert_der, ev->cert_len));
-    add_string(o, "mechanism", ev->mechanism);
-    if (ev->has_input) {
-        json_object_object_add(o, "input_len", json_object_new_int64((int64_t)ev->input_len));
-        if (ev->input_sha256) {
+    json_object *ref = (json_object *)ev->ref_record;
+    if (ref) {
+        json_object *of;
+        if (json_object_object_get_ex(ref, "event", &of))
+            json_object_object_add(o, "of", json_object_get(of));
+        for (size_t i = 0; i < sizeof(withheld_copies) / sizeof(withheld_copies[0]); i++)
+            copy_field(o, ref, withheld_copies[i]);
+    } else {
+        add_string(o, "reader", ev->reader);
+        add_string(o, "token", ev->token);
+        add_string(o, "key", ev->key);
+        if (ev->cert_der && ev->cert_len)
+            json_object_object_add(o, "cert", certificate_object(ev->cert_der, ev->cert_len));
+        add_string(o, "mechanism", ev->mechanism);
+        if (ev->has_input) {
+            json_object_object_add(o, "input_len", json_object_new_int64((int64_t)ev->input_len));
+            if (ev->input_sha256) {
+                char hex[65];
+                audit_hex(ev->input_sha256, 32, hex);
+                add_string(o, "input_sha256", hex);
+            }
+        }
+        if (ev->sig && ev->sig_len) {
+            uint8_t md[32];
+            unsigned int mdlen = 0;
             char hex[65];
-            audit_hex(ev->input_sha256, 32, hex);
-            add_string(o, "input_sha256", hex);
+            if (EVP_Digest(ev->sig, ev->sig_len, md, &mdlen, EVP_sha256(), NULL) == 1) {
+                audit_hex(md, mdlen, hex);
+                add_string(o, "signature_sha256", hex);
+            }
         }
     }
     add_string(o, "outcome", ev->outcome);
     add_string(o, "rule", ev->rule);
     add_string(o, "detail", ev->detail);
+    add_string(o, "request", ev->request);
+    add_string(o, "checked", ev->checked);
+    if (ev->ref_seq)
+        json_object_object_add(o, "ref_seq", json_object_new_int64((int64_t)ev->ref_seq));
     add_string(o, "log_id", log_id);
     return o;
 }

@@ -758,6 +758,7 @@ int audit_parser_parse(struct audit_parser *p, const char *line, size_t len, str
     }
     rec->time = get_str(p, o, "time");
     rec->event = get_str(p, o, "event");
+    rec->of = get_str(p, o, "of");
     if (!rec->time || audit_time_parse(rec->time, &rec->time_ms, &hi) != 0) {
         *reason = "no valid time";
         return -1;
@@ -910,7 +911,7 @@ out:
 
 static const char *const known_events[] = { "log_start", "log_continue", "sign", "decrypt", "derive",
                                             "refusal", "pin_failure", "pin_locked", "pin_change", "pin_unblock",
-                                            "keygen", "object_create", "object_destroy" };
+                                            "keygen", "object_create", "object_destroy", "withheld" };
 
 bool audit_event_known(const char *event)
 {
@@ -1013,7 +1014,7 @@ int audit_filter_add(struct audit_filter *f, enum audit_filter_field field, cons
         if (!audit_event_known(value)) {
             snprintf(err, errlen,
                      "--event %.64s: unknown event (sign, decrypt, derive, refusal, pin_failure, pin_locked, "
-                     "pin_change, pin_unblock, keygen, object_create, object_destroy, log_start, log_continue)",
+                     "pin_change, pin_unblock, keygen, object_create, object_destroy, withheld, log_start, log_continue)",
                      value);
             return -1;
         }
@@ -1380,7 +1381,7 @@ void audit_report_set_max_keys(struct audit_report *rep, size_t max)
         rep->tab[i].max = max > rep->tab[i].n ? max : rep->tab[i].n;
 }
 
-enum rec_kind { K_NONE, K_SIGNED, K_REFUSED, K_FAILED, K_PIN_FAILURE, K_PIN_LOCKED };
+enum rec_kind { K_NONE, K_SIGNED, K_REFUSED, K_FAILED, K_PIN_FAILURE, K_PIN_LOCKED, K_WITHHELD };
 
 static void count_into(struct audit_report_counts *c, enum rec_kind kind)
 {
@@ -1400,6 +1401,12 @@ static void count_into(struct audit_report_counts *c, enum rec_kind kind)
         break;
     case K_PIN_LOCKED:
         c->pin_locked++;
+        break;
+    case K_WITHHELD:
+        /* The signature it takes back was counted as made. */
+        if (c->signed_ok)
+            c->signed_ok--;
+        c->withheld++;
         break;
     case K_NONE:
         break;
@@ -1435,6 +1442,8 @@ void audit_report_add(struct audit_report *rep, const struct audit_record *r)
     enum rec_kind kind = K_NONE;
     if (strcmp(ev, "sign") == 0 && ok)
         kind = K_SIGNED;
+    else if (strcmp(ev, "withheld") == 0 && r->of && strcmp(r->of, "sign") == 0)
+        kind = K_WITHHELD;
     else if (strcmp(ev, "refusal") == 0)
         kind = K_REFUSED;
     else if (strcmp(ev, "pin_failure") == 0)
@@ -1460,6 +1469,11 @@ void audit_report_add(struct audit_report *rep, const struct audit_record *r)
         break;
     case K_PIN_LOCKED:
         t->pin_locked++;
+        break;
+    case K_WITHHELD:
+        if (t->signed_ok)
+            t->signed_ok--;
+        t->withheld++;
         break;
     case K_FAILED:
         if (strcmp(ev, "sign") == 0)
@@ -1827,6 +1841,8 @@ static const struct {
     { "Mở khóa PIN (PIN unblocks)", "pin_unblocks", offsetof(struct audit_report_totals, pin_unblocks) },
     { "Ghi quản trị (admin writes)", "admin_writes", offsetof(struct audit_report_totals, admin_writes) },
     { "Lỗi khác (other failures)", "other_failures", offsetof(struct audit_report_totals, other_failed) },
+    { "Ký nhưng không giao (signatures withheld)", "signatures_withheld",
+      offsetof(struct audit_report_totals, withheld) },
 };
 
 static uint64_t total_value(const struct audit_report_totals *t, size_t i)

@@ -88,7 +88,7 @@ struct audit_record {
     int64_t seq, uid, pid, input_len;
     bool has_seq, has_uid, has_pid, has_input_len;
     const char *time, *event, *host, *user, *exe, *program, *module, *reader, *token, *key, *mechanism,
-        *input_sha256, *outcome, *rule, *detail, *log_id;
+        *input_sha256, *outcome, *rule, *detail, *log_id, *of;
     bool has_cert;
     const char *cert_sha256, *cert_serial, *cert_subject, *cert_title, *cert_issuer, *cert_organization,
         *cert_not_after;
@@ -233,6 +233,7 @@ struct audit_report_counts {
     uint64_t failed;       /* any other record whose outcome is not CKR_OK */
     uint64_t pin_failures; /* pin_failure */
     uint64_t pin_locked;   /* pin_locked */
+    uint64_t withheld;     /* withheld records of signatures (taken off signed_ok) */
 };
 
 struct audit_report_totals {
@@ -241,6 +242,7 @@ struct audit_report_totals {
     uint64_t outside;        /* well-formed records outside the period */
     uint64_t signed_ok, sign_failed, refused, decrypt, derive, pin_failures, pin_locked, pin_changes,
         pin_unblocks, admin_writes, other_failed;
+    uint64_t withheld;       /* signatures recorded, then not released (taken off signed_ok) */
     int64_t first, last;     /* ms; first > last when there is no record */
 };
 

@@ -1,15 +1,32 @@
 /* The audit trail's sinks, chosen by KYSO_AUDIT (audit/README.md):
- * kyso-auditd (the default), the log file written directly, or off. */
+ * kyso-auditd (the default), the log file written directly, or off.
+ *
+ * A record costs at most audit_timeout_ms() (KYSO_AUDIT_TIMEOUT_MS, 1500 ms
+ * by default, 100 to 10000) plus the daemon's grace for the batch in hand
+ * (AUDIT_ANSWER_GRACE_MS): a daemon that is stopped or overloaded makes
+ * the operation fail closed within that, never hang. A request that went
+ * out without an answer may have been written: it is withheld (see
+ * protocol.c), at once or, while the daemon cannot be reached, with the
+ * next record, at C_Finalize or when the module is unloaded. */
 #include "config.h"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/protocol.h"
+
+#define DEFAULT_TIMEOUT_MS 1500
+/* Withholdings still to send, oldest first; beyond that the oldest is
+ * given up (and said so on syslog by the caller's fail-closed message). */
+#define MAX_PENDING 256
+/* Of a record's time, what sending earlier withholdings may take. */
+#define PENDING_SHARE_MS 300
 
 /* The direct file sink keeps one writer per process (reopened after fork:
  * a child must not share the parent's lock state). */
@@ -19,24 +36,36 @@ static char file_path[1024];
 static pid_t file_pid;
 static struct audit_identity self;
 
+struct pending {
+    char socket[108];
+    char request[AUDIT_REQUEST_ID_LEN + 1];
+    char why[128];
+};
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pending pending[MAX_PENDING];
+static size_t npending;
+
 /* fork() while another thread is writing a record would leave the child
- * with the lock held. The module takes this lock around fork (after its
- * own locks, in the order its threads take them: slot, then this), so the
- * child starts with it free and reopens the writer (see file_submit). */
+ * with a lock held. The module takes these around fork (after its own
+ * locks, in the order its threads take them), so the child starts with
+ * them free and reopens the writer (see file_submit). */
 void audit_sink_fork_prepare(void)
 {
     pthread_mutex_lock(&file_lock);
+    pthread_mutex_lock(&pending_lock);
 }
 
 void audit_sink_fork_done(void)
 {
+    pthread_mutex_unlock(&pending_lock);
     pthread_mutex_unlock(&file_lock);
 }
 
 /* The module may be unloaded (dlclose) while its process goes on: the
- * file sink's writer goes with it. */
-__attribute__((destructor)) static void close_file_sink(void)
+ * file sink's writer goes with it, and what is still to be said is said. */
+__attribute__((destructor)) static void close_sinks(void)
 {
+    audit_sink_flush(1000);
     /* In a forked child too: closing our copies of the files leaves the
      * parent's alone. */
     if (file_writer)
@@ -55,7 +84,26 @@ bool audit_disabled(void)
     return strcmp(setting(), "off") == 0;
 }
 
-static int file_submit(const char *path, const struct audit_event *ev, char *err, size_t errlen)
+int audit_timeout_ms(void)
+{
+    const char *v = getenv("KYSO_AUDIT_TIMEOUT_MS");
+    char *end;
+    long ms = v && *v ? strtol(v, &end, 10) : DEFAULT_TIMEOUT_MS;
+    if (!v || !*v || *end || ms < 100 || ms > 10000)
+        ms = DEFAULT_TIMEOUT_MS;
+    return (int)ms;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------- file sink */
+
+static int file_append(const char *path, const struct audit_event *ev, uint64_t *seq, char *err, size_t errlen)
 {
     int rc;
     pthread_mutex_lock(&file_lock);
@@ -77,19 +125,116 @@ static int file_submit(const char *path, const struct audit_event *ev, char *err
     const struct audit_event *evp = ev;
     const struct audit_identity *who = &self;
     rc = audit_writer_append(file_writer, &evp, &who, 1, err, errlen);
+    if (rc == 0 && seq)
+        *seq = audit_writer_last_seq(file_writer);
     pthread_mutex_unlock(&file_lock);
     return rc;
 }
 
-int audit_submit(const struct audit_event *ev, char *err, size_t errlen)
+/* -------------------------------------------------------- daemon sink */
+
+static void remember(const char *socket, const char *request, const char *why)
+{
+    pthread_mutex_lock(&pending_lock);
+    if (npending == MAX_PENDING) {
+        memmove(pending, pending + 1, (MAX_PENDING - 1) * sizeof(pending[0]));
+        npending--;
+    }
+    struct pending *p = &pending[npending++];
+    snprintf(p->socket, sizeof(p->socket), "%s", socket);
+    snprintf(p->request, sizeof(p->request), "%s", request);
+    snprintf(p->why, sizeof(p->why), "%s", why);
+    pthread_mutex_unlock(&pending_lock);
+}
+
+/* Sends the withholdings kept, oldest first, until one fails or the time
+ * is up. */
+static void send_pending(int timeout_ms)
+{
+    int64_t until = mono_ms() + timeout_ms;
+    for (;;) {
+        struct pending p;
+        pthread_mutex_lock(&pending_lock);
+        bool any = npending > 0;
+        if (any)
+            p = pending[0];
+        pthread_mutex_unlock(&pending_lock);
+        int64_t left = until - mono_ms();
+        if (!any || left <= 0)
+            return;
+        char err[256];
+        if (audit_daemon_withhold(p.socket, p.request, p.why, (int)left, err, sizeof(err)) != 0)
+            return;
+        pthread_mutex_lock(&pending_lock);
+        /* Another thread may have sent it meanwhile: remove it by id. */
+        for (size_t i = 0; i < npending; i++)
+            if (strcmp(pending[i].request, p.request) == 0) {
+                memmove(pending + i, pending + i + 1, (npending - i - 1) * sizeof(pending[0]));
+                npending--;
+                break;
+            }
+        pthread_mutex_unlock(&pending_lock);
+    }
+}
+
+void audit_sink_flush(int timeout_ms)
+{
+    send_pending(timeout_ms);
+}
+
+/* ------------------------------------------------------------- the API */
+
+int audit_submit(const struct audit_event *ev, struct audit_receipt *receipt, char *err, size_t errlen)
 {
     const char *s = setting();
+    memset(receipt, 0, sizeof(*receipt));
     if (strcmp(s, "off") == 0)
         return 0;
-    if (strncmp(s, "file:", 5) == 0 && s[5])
-        return file_submit(s + 5, ev, err, errlen);
-    if (strncmp(s, "daemon:", 7) == 0 && s[7])
-        return audit_daemon_submit(s + 7, ev, err, errlen);
+    if (strncmp(s, "file:", 5) == 0 && s[5]) {
+        uint8_t id[AUDIT_REQUEST_ID_LEN / 2];
+        if (RAND_bytes(id, sizeof(id)) != 1) {
+            snprintf(err, errlen, "no randomness for the request id");
+            return -1;
+        }
+        audit_hex(id, sizeof(id), receipt->request);
+        struct audit_event e = *ev;
+        e.request = receipt->request;
+        return file_append(s + 5, &e, &receipt->seq, err, errlen);
+    }
+    if (strncmp(s, "daemon:", 7) == 0 && s[7]) {
+        int timeout = audit_timeout_ms();
+        send_pending(timeout / 4 < PENDING_SHARE_MS ? timeout / 4 : PENDING_SHARE_MS);
+        enum audit_client_result r = audit_daemon_submit(s + 7, ev, timeout, receipt, err, errlen);
+        if (r == AUDIT_SENT_UNKNOWN)
+            remember(s + 7, receipt->request, "kyso-auditd did not confirm the record in time: the result was withheld");
+        return r == AUDIT_WRITTEN ? 0 : -1;
+    }
+    snprintf(err, errlen, "KYSO_AUDIT=%s is not file:PATH, daemon:SOCKET or off", s);
+    return -1;
+}
+
+int audit_withhold(const struct audit_event *ev, const struct audit_receipt *receipt, const char *why, char *err,
+                   size_t errlen)
+{
+    const char *s = setting();
+    if (strcmp(s, "off") == 0 || !receipt->request[0])
+        return 0;
+    if (strncmp(s, "file:", 5) == 0 && s[5]) {
+        struct audit_event w = *ev;
+        w.event = "withheld";
+        w.outcome = "CKR_OK";
+        w.rule = NULL;
+        w.detail = why;
+        w.request = receipt->request;
+        w.ref_seq = receipt->seq;
+        return file_append(s + 5, &w, NULL, err, errlen);
+    }
+    if (strncmp(s, "daemon:", 7) == 0 && s[7]) {
+        if (audit_daemon_withhold(s + 7, receipt->request, why, audit_timeout_ms(), err, errlen) == 0)
+            return 0;
+        remember(s + 7, receipt->request, why);
+        return -1;
+    }
     snprintf(err, errlen, "KYSO_AUDIT=%s is not file:PATH, daemon:SOCKET or off", s);
     return -1;
 }

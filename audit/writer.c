@@ -3,7 +3,10 @@
  * makes them durable with one flush per batch (group commit), then moves
  * the state on. A crash between the two leaves records past the state,
  * which the next writer checks with the key the state holds and adopts; an
- * incomplete last line is dropped (its signature was never released).
+ * incomplete last line is dropped (its signature was never released). No
+ * caller was told that adopted records were durable, so nothing they
+ * record was released: each one that says so (a sign, decrypt or derive
+ * with CKR_OK) is followed by a "withheld" record naming it.
  *
  * A rotation writes the new log (its log_continue record) as LOG.new,
  * renames LOG to the archive and LOG.new to LOG, then moves the state on.
@@ -32,6 +35,7 @@ struct audit_writer {
     char *log_path;
     int log_fd, state_fd;
     pthread_mutex_t lock;
+    uint64_t last_seq;             /* of the last record this writer appended */
 };
 
 /* Makes the names in path's directory durable (after a create or rename). */
@@ -128,9 +132,51 @@ static bool starts_with_continuation(struct audit_writer *w, const struct audit_
     return ok;
 }
 
-/* Brings the state up to the end of the log (see the header comment).
+/* Records a crashed writer left past the state: nobody was told they are
+ * durable, so what they say was released was not. */
+#define MAX_ADOPTED 16
+struct adopted {
+    json_object *records[MAX_ADOPTED]; /* those that say something was released */
+    uint64_t seqs[MAX_ADOPTED];
+    size_t n;
+};
+
+static void adopted_free(struct adopted *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        json_object_put(a->records[i]);
+    a->n = 0;
+}
+
+static const char *field(json_object *o, const char *name)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* Keeps an adopted line if it says something was released. */
+static void note_adopted(struct adopted *a, const char *line, size_t len, uint64_t seq)
+{
+    if (a->n == MAX_ADOPTED)
+        return;
+    json_tokener *tok = json_tokener_new();
+    json_object *o = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+    json_tokener_free(tok);
+    const char *outcome = o ? field(o, "outcome") : NULL;
+    if (o && audit_event_releases(field(o, "event")) && outcome && strcmp(outcome, "CKR_OK") == 0) {
+        a->records[a->n] = o;
+        a->seqs[a->n++] = seq;
+        return;
+    }
+    json_object_put(o);
+}
+
+/* Brings the state up to the end of the log (see the header comment);
+ * what it adopts that says something was released goes to *adopted.
  * Returns 0, or -1 when the log does not match its state. */
-static int recover(struct audit_writer *w, struct audit_state *st, char *err, size_t errlen)
+static int recover(struct audit_writer *w, struct audit_state *st, struct adopted *adopted, char *err, size_t errlen)
 {
     struct stat sb;
     if (fstat(w->log_fd, &sb) != 0) {
@@ -165,12 +211,15 @@ static int recover(struct audit_writer *w, struct audit_state *st, char *err, si
         if (!nl)
             break; /* an incomplete line: dropped below */
         size_t len = (size_t)(nl - (buf + pos));
+        uint64_t seq = st->next_seq;
         if (!adopt_line(st, buf + pos, len)) {
             free(buf);
             snprintf(err, errlen, "%s: a record past the state does not verify: the log was tampered with",
                      w->log_path);
             return -1;
         }
+        if (adopted)
+            note_adopted(adopted, buf + pos, len, seq);
         pos += len + 1;
         st->log_size += len + 1;
     }
@@ -272,11 +321,20 @@ static int follow_rotation(struct audit_writer *w, char *err, size_t errlen)
     return 0;
 }
 
+/* Appends the records (none: only settles what a crashed writer left).
+ * Records adopted from a crashed writer that say something was released
+ * are followed first by a "withheld" record each, in the same flush. */
 static int append_locked(struct audit_writer *w, const struct audit_event *const *events,
                          const struct audit_identity *const *who, size_t n, char *err, size_t errlen)
 {
     struct audit_state st;
+    struct adopted adopted = { .n = 0 };
+    struct audit_event withheld[MAX_ADOPTED];
+    const struct audit_event **all = NULL;
+    const struct audit_identity **all_who = NULL;
+    struct audit_identity self;
     char *buf = NULL;
+    size_t total = 0;
     int rc = -1;
 
     if (follow_rotation(w, err, errlen) != 0)
@@ -285,10 +343,38 @@ static int append_locked(struct audit_writer *w, const struct audit_event *const
         snprintf(err, errlen, "%s.state is damaged or missing", w->log_path);
         return -1;
     }
-    if (recover(w, &st, err, errlen) != 0)
+    if (recover(w, &st, &adopted, err, errlen) != 0)
         goto out;
+    total = adopted.n + n;
+    if (total == 0) {
+        rc = 0;
+        goto out;
+    }
+    all = calloc(total, sizeof(*all));
+    all_who = calloc(total, sizeof(*all_who));
+    if (!all || !all_who) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (adopted.n)
+        audit_identity_self(&self);
+    for (size_t i = 0; i < adopted.n; i++) {
+        withheld[i] = (struct audit_event){ .event = "withheld",
+                                            .outcome = "CKR_OK",
+                                            .detail = "the writer stopped before this record was confirmed: what it "
+                                                      "records was not released",
+                                            .request = field(adopted.records[i], "request"),
+                                            .ref_seq = adopted.seqs[i],
+                                            .ref_record = adopted.records[i] };
+        all[i] = &withheld[i];
+        all_who[i] = &self;
+    }
+    for (size_t i = 0; i < n; i++) {
+        all[adopted.n + i] = events[i];
+        all_who[adopted.n + i] = who ? who[i] : NULL;
+    }
     uint64_t old_size = st.log_size;
-    size_t len = seal_records(&st, events, who, n, &buf);
+    size_t len = seal_records(&st, all, all_who, total, &buf);
     if (len == 0) {
         snprintf(err, errlen, "cannot build the audit record");
         goto out;
@@ -307,10 +393,14 @@ static int append_locked(struct audit_writer *w, const struct audit_event *const
         goto out;
     }
     to_syslog(buf, len);
+    w->last_seq = st.next_seq - 1;
     rc = 0;
 out:
     if (buf)
-        OPENSSL_clear_free(buf, n * AUDIT_MAX_LINE);
+        OPENSSL_clear_free(buf, total * AUDIT_MAX_LINE);
+    free(all);
+    free(all_who);
+    adopted_free(&adopted);
     OPENSSL_cleanse(&st, sizeof(st));
     return rc;
 }
@@ -318,8 +408,6 @@ out:
 int audit_writer_append(struct audit_writer *w, const struct audit_event *const *events,
                         const struct audit_identity *const *who, size_t n, char *err, size_t errlen)
 {
-    if (n == 0)
-        return 0;
     pthread_mutex_lock(&w->lock);
     int rc = -1;
     if (flock(w->state_fd, LOCK_EX) != 0) {
@@ -381,7 +469,20 @@ int audit_writer_open(const char *log_path, struct audit_writer **out, char *err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* What a crashed writer left is settled now, so that a reader of the
+     * log (kyso-auditd looking for a request) finds it settled. A log that
+     * does not match its state is reported by the first append. */
+    char ignored[256];
+    audit_writer_append(*out, NULL, NULL, 0, ignored, sizeof(ignored));
     return 0;
+}
+
+uint64_t audit_writer_last_seq(struct audit_writer *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t seq = w->last_seq;
+    pthread_mutex_unlock(&w->lock);
+    return seq;
 }
 
 void audit_writer_close(struct audit_writer *w)
@@ -470,11 +571,14 @@ int audit_writer_rotate(struct audit_writer *w, const char *archive_path, char *
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
+    /* What a crashed writer left is settled in the log it belongs to. */
+    if (append_locked(w, NULL, NULL, 0, err, errlen) != 0)
+        goto out;
     if (follow_rotation(w, err, errlen) != 0 || audit_state_read(w->state_fd, &st) != 0) {
         snprintf(err, errlen, "%s.state is damaged or missing", w->log_path);
         goto out;
     }
-    if (recover(w, &st, err, errlen) != 0)
+    if (recover(w, &st, NULL, err, errlen) != 0)
         goto out;
     tmp = suffixed(w->log_path, ".new");
     if (!tmp)

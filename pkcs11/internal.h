@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "audit/audit.h"
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
 #include "pkcs11/pkcs11.h"
@@ -73,6 +74,8 @@ struct p11_operation {
     EVP_PKEY *verify_key;          /* C_Verify*: the public key */
     struct p11_secret context_pin; /* CKU_CONTEXT_SPECIFIC, for one operation */
     bool needs_context_login;
+    uint64_t serial;               /* tells this operation from any later one */
+    bool in_flight;                /* decrypt: its record is being made (slot unlocked) */
     /* C_FindObjects */
     CK_OBJECT_HANDLE found[P11_MAX_FIND * 4];
     size_t nfound, found_pos;
@@ -118,6 +121,7 @@ struct p11_slot {
     /* Login state of the token (application-wide) */
     CK_USER_TYPE login;             /* CKU_USER, CKU_SO, or (CK_USER_TYPE)-1 */
     bool logged_in;
+    uint64_t login_serial;          /* changes with every login */
     struct p11_secret user_pin;     /* cached for recovery after a reset, if allowed */
     struct p11_secret so_secret;    /* PUK (for C_InitPIN / C_SetPIN) or management key */
     bool so_is_mgm_key;
@@ -128,6 +132,8 @@ struct p11_slot {
     struct p11_secret_object secrets[P11_MAX_SECRETS];
     /* C_WaitForSlotEvent: an event not yet reported */
     bool event_pending;
+    /* Records to make once the lock is released (p11_audit_note). */
+    struct p11_record *notes;
 };
 
 struct p11_module {
@@ -226,22 +232,78 @@ const struct p11_mechanism *p11_mechanism_at(size_t i);
 bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsigned *min_bits,
                            unsigned *max_bits);
 
-/* pipeline.c: decide → sign → record → release */
+/* pipeline.c: decide → operate → record → release */
+#define P11_MAX_SIGNATURE 1024      /* the card's answer: an RSA-8192 signature at most */
+#define P11_MAX_TBS 1024            /* what a signature covers: a modulus-size block at most */
+
+enum p11_op_class { P11_SIGN, P11_DECRYPT, P11_DERIVE };
+
 struct p11_signature_event {
     const struct p11_slot *slot;
     const struct token_key *key;
-    const char *event;              /* "sign", "decrypt", "derive" */
+    enum p11_op_class kind;
     CK_MECHANISM_TYPE mechanism;
-    const uint8_t *digest;          /* SHA-256 of what was signed, or NULL */
+    const uint8_t *digest;          /* SHA-256 of the operation's input, or NULL */
     size_t input_len;
 };
-CK_RV p11_policy_decide(const struct p11_signature_event *ev);
-/* Makes the operation's record durable. Not CKR_OK: the result must not
- * be released (fail closed). */
-CK_RV p11_audit_record(const struct p11_signature_event *ev, CK_RV outcome);
-/* PIN and administrative events (best effort: the card has already acted). */
-void p11_audit_note(const struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
+
+/* A record, with copies of all it names: it is made with the slot
+ * unlocked. For a signature it holds the signature until its release. */
+struct p11_record {
+    bool active;                    /* there is a record to make */
+    char event[16];
+    char reader[P11_READER_NAME_MAX];
+    char token[17];
+    char key[3];
+    uint8_t *cert;                  /* OPENSSL_malloc'd copy */
+    size_t cert_len;
+    char mechanism[48];
+    bool has_input, has_sha;
+    size_t input_len;
+    uint8_t input_sha256[32];
+    CK_RV outcome;
+    char rule[8], detail[192];
+    char scheme[48];                /* the signature and what it covers (audit/proof.h) */
+    uint8_t sig[P11_MAX_SIGNATURE], tbs[P11_MAX_TBS];
+    size_t sig_len, tbs_len;
+    struct audit_receipt receipt;
+    struct p11_record *next;        /* notes waiting for the slot's lock to be released */
+};
+void p11_record_init(struct p11_record *r, const struct p11_slot *slot, const char *event, const struct token_key *key);
+void p11_record_input(struct p11_record *r, CK_MECHANISM_TYPE mechanism, const uint8_t sha256[32], size_t input_len);
+bool p11_record_proof(struct p11_record *r, const char *scheme, const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,
+                      size_t sig_len);
+/* Makes the record durable (slot unlocked). Not CKR_OK: what it is about
+ * must not be released. */
+CK_RV p11_record_make(struct p11_record *r);
+/* What a record made durable was about was not released after all. */
+void p11_record_withhold(struct p11_record *r, const char *why);
+void p11_record_clear(struct p11_record *r);
+/* For a signature: makes the record, then (if rv and the record are
+ * CKR_OK) copies the signature to out; returns the call's result. Nothing
+ * to record: rv. */
+CK_RV p11_record_release(struct p11_record *r, CK_RV rv, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
+/* The rules' decision. Not CKR_OK (CKR_ACTION_PROHIBITED): refused, and
+ * *refusal is the record to make once the slot is unlocked. */
+CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal);
+/* PIN and administrative events: recorded when the slot's lock is
+ * released (best effort: the card has already acted). */
+void p11_audit_note(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
                     const char *detail);
+void p11_notes_make(struct p11_record *notes);
+
+/* sign.c: what the operations on a card's key share (decrypt.c too) */
+#define P11_MAX_RAW_INPUT 1024      /* raw mechanisms: at most a modulus (4096 bits) plus slack */
+/* Checks the mechanism and its parameters and sets up the operation. */
+CK_RV p11_setup_operation(struct p11_operation *op, enum p11_op_kind kind, const CK_MECHANISM *mech,
+                          const struct token_key *k, CK_FLAGS needed);
+/* Resolves the key of C_*Init: the object must be of the wanted class. */
+CK_RV p11_init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind want, struct token_key **key);
+/* Raw mechanisms: the data so far, at most P11_MAX_RAW_INPUT bytes. */
+bool p11_buffer_append(struct p11_operation *op, const uint8_t *data, size_t len);
+/* An RSA input must be a number below the modulus. */
+bool p11_below_modulus(const EVP_PKEY *pub, const uint8_t *block, size_t len);
+CK_RV p11_rv_from_card(int rc);
 
 /* names.c */
 const char *p11_mechanism_name(CK_MECHANISM_TYPE m, char *buf, size_t buflen);

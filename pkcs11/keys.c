@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pkcs11/internal.h"
@@ -165,51 +166,47 @@ static bool attr_bool(const CK_ATTRIBUTE *a, bool dflt)
     return *(const CK_BBOOL *)a->pValue != CK_FALSE;
 }
 
-/* ECDH with the card's key; the peer's point comes raw or as a DER OCTET
- * STRING. The shared secret becomes a session object. */
-CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
-                  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+/* What a derivation produced while the slot was locked, waiting for its
+ * record. */
+struct derived {
+    struct p11_record rec;
+    uint64_t login_serial;         /* the login it was made under */
+    char label[64];
+    uint8_t value[128];
+    size_t len;
+};
+
+/* With the slot locked: the checks, the decision and the card's ECDH.
+ * The peer's point comes raw or as a DER OCTET STRING. */
+static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hBaseKey,
+                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, struct derived *out)
 {
-    struct p11_slot *slot;
-    struct p11_session *s;
-    CK_RV rv = p11_session_get(hSession, &slot, &s);
-    if (rv != CKR_OK)
-        return rv;
     enum p11_object_kind kind;
     struct token_key *k;
     struct token_data_object *d;
-    const CK_ECDH1_DERIVE_PARAMS *p = pMechanism ? pMechanism->pParameter : NULL;
-    if (!pMechanism || !phKey || (!pTemplate && ulAttributeCount)) {
-        rv = CKR_ARGUMENTS_BAD;
-        goto out;
-    }
-    if (pMechanism->mechanism != CKM_ECDH1_DERIVE) {
-        rv = CKR_MECHANISM_INVALID;
-        goto out;
-    }
+    const CK_ECDH1_DERIVE_PARAMS *p = pMechanism->pParameter;
+    if (pMechanism->mechanism != CKM_ECDH1_DERIVE)
+        return CKR_MECHANISM_INVALID;
     if (!p || pMechanism->ulParameterLen != sizeof(*p) || p->kdf != CKD_NULL || p->ulSharedDataLen ||
-        !p->pPublicData || !p->ulPublicDataLen || p->ulPublicDataLen > 200) {
-        rv = CKR_MECHANISM_PARAM_INVALID;
-        goto out;
-    }
-    if (!slot->logged_in || slot->login != CKU_USER) {
-        rv = CKR_USER_NOT_LOGGED_IN;
-        goto out;
-    }
-    if ((rv = p11_slot_enumerate(slot)) != CKR_OK)
-        goto out;
-    if (p11_object_resolve(slot, hBaseKey, &kind, &k, &d) != CKR_OK || kind != OBJ_PRIVATE) {
-        rv = CKR_KEY_HANDLE_INVALID;
-        goto out;
-    }
-    if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive) {
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-        goto out;
-    }
-    if (k->always_authenticate) {
-        rv = CKR_KEY_FUNCTION_NOT_PERMITTED; /* no place for a context login in C_DeriveKey */
-        goto out;
-    }
+        !p->pPublicData || !p->ulPublicDataLen || p->ulPublicDataLen > 200)
+        return CKR_MECHANISM_PARAM_INVALID;
+    if (!slot->logged_in || slot->login != CKU_USER)
+        return CKR_USER_NOT_LOGGED_IN;
+    CK_RV rv = p11_slot_enumerate(slot);
+    if (rv != CKR_OK)
+        return rv;
+    if (p11_object_resolve(slot, hBaseKey, &kind, &k, &d) != CKR_OK || kind != OBJ_PRIVATE)
+        return CKR_KEY_HANDLE_INVALID;
+    if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (k->always_authenticate)
+        return CKR_KEY_FUNCTION_NOT_PERMITTED; /* no place for a context login in C_DeriveKey */
+    /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
+    const CK_ATTRIBUTE *vl = p11_template_find(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
+    CK_ULONG want = 0;
+    if (vl && vl->pValue && vl->ulValueLen == sizeof(CK_ULONG) &&
+        ((want = *(const CK_ULONG *)vl->pValue) == 0 || want > 2 * 66))
+        return CKR_TEMPLATE_INCONSISTENT;
     const uint8_t *point = p->pPublicData;
     size_t point_len = p->ulPublicDataLen;
     if (point_len > 2 && point[0] == 0x04 && point[1] == point_len - 2 && point_len - 2 == 1 + 2 * ((k->bits + 7) / 8)) {
@@ -219,67 +216,108 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
         point += 3;
         point_len -= 3;
     }
-    size_t slot_index = P11_MAX_SECRETS;
-    for (size_t i = 0; i < P11_MAX_SECRETS; i++)
-        if (!slot->secrets[i].used) {
-            slot_index = i;
-            break;
+    uint8_t peer_sha[32];
+    unsigned int n = 0;
+    EVP_Digest(point, point_len, peer_sha, &n, EVP_sha256(), NULL);
+    struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_DERIVE, .mechanism = CKM_ECDH1_DERIVE,
+                                      .digest = peer_sha, .input_len = point_len };
+    if ((rv = p11_policy_decide(&ev, &out->rec)) != CKR_OK)
+        return rv;
+    out->len = sizeof(out->value);
+    if ((rv = p11_slot_begin(slot)) == CKR_OK) {
+        int rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, out->value, &out->len);
+        if (rc == PCSC_E_SECURITY && p11_slot_relogin(slot)) {
+            out->len = sizeof(out->value);
+            rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, out->value, &out->len);
         }
-    if (slot_index == P11_MAX_SECRETS) {
-        rv = CKR_DEVICE_MEMORY;
-        goto out;
+        rc = p11_slot_finish(slot, rc);
+        p11_debug("derive: key %02X: %s", k->ref, pcsc_status_name(rc));
+        rv = rc == PCSC_OK ? CKR_OK : rc == PCSC_E_INCORRECT_DATA ? CKR_MECHANISM_PARAM_INVALID : p11_rv_from_pcsc(rc);
     }
-    struct p11_secret_object *sec = &slot->secrets[slot_index];
-    size_t len = sizeof(sec->value);
-    if ((rv = p11_slot_begin(slot)) != CKR_OK)
-        goto out;
-    int rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, sec->value, &len);
-    if (rc == PCSC_E_SECURITY && p11_slot_relogin(slot)) {
-        len = sizeof(sec->value);
-        rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, sec->value, &len);
-    }
-    rc = p11_slot_finish(slot, rc);
-    p11_debug("derive: key %02X: %s", k->ref, pcsc_status_name(rc));
-    rv = rc == PCSC_OK ? CKR_OK : rc == PCSC_E_INCORRECT_DATA ? CKR_MECHANISM_PARAM_INVALID : p11_rv_from_pcsc(rc);
-    {
-        /* Recorded whatever the outcome, before the secret can be used. */
-        uint8_t peer_sha[32];
-        unsigned int n = 0;
-        EVP_Digest(point, point_len, peer_sha, &n, EVP_sha256(), NULL);
-        struct p11_signature_event ev = { .slot = slot, .key = k, .event = "derive", .mechanism = CKM_ECDH1_DERIVE,
-                                          .digest = peer_sha, .input_len = point_len };
-        CK_RV recorded = p11_audit_record(&ev, rv);
-        if (rv == CKR_OK && recorded != CKR_OK)
-            rv = recorded;
-    }
-    if (rv != CKR_OK) {
-        OPENSSL_cleanse(sec->value, sizeof(sec->value));
-        goto out;
-    }
-    /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
-    const CK_ATTRIBUTE *vl = p11_template_find(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
-    if (vl && vl->pValue && vl->ulValueLen == sizeof(CK_ULONG)) {
-        CK_ULONG want = *(const CK_ULONG *)vl->pValue;
-        if (want == 0 || want > len) {
-            OPENSSL_cleanse(sec->value, sizeof(sec->value));
+    if (rv == CKR_OK && want) {
+        if (want > out->len)
             rv = CKR_TEMPLATE_INCONSISTENT;
-            goto out;
-        }
-        len = want;
+        else
+            out->len = want;
     }
+    /* Recorded whatever the outcome, before the secret can be used. */
+    p11_record_init(&out->rec, slot, "derive", k);
+    p11_record_input(&out->rec, CKM_ECDH1_DERIVE, peer_sha, point_len);
+    out->rec.outcome = rv;
+    out->login_serial = slot->login_serial;
+    snprintf(out->label, sizeof(out->label), "ECDH with %.50s", k->label);
+    return rv;
+}
+
+/* With the record made: the secret becomes a session object, if the
+ * session and the login it was made under are still there. */
+static CK_RV keep_secret(CK_SESSION_HANDLE hSession, struct derived *d, CK_ATTRIBUTE_PTR pTemplate,
+                         CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!slot->logged_in || slot->login != CKU_USER || slot->login_serial != d->login_serial) {
+        p11_slot_unlock(slot);
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    struct p11_secret_object *sec = NULL;
+    size_t index = 0;
+    for (size_t i = 0; i < P11_MAX_SECRETS && !sec; i++)
+        if (!slot->secrets[i].used) {
+            sec = &slot->secrets[i];
+            index = i;
+        }
+    if (!sec) {
+        p11_slot_unlock(slot);
+        return CKR_DEVICE_MEMORY;
+    }
+    memcpy(sec->value, d->value, d->len);
     sec->used = true;
-    sec->len = len;
-    sec->owner = s->handle;
+    sec->len = d->len;
+    sec->owner = hSession;
     /* Private and sensitive unless the application asks otherwise: the
      * secret is as much the user's as the key it came from. */
     sec->private_ = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_PRIVATE), true);
     sec->sensitive = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_SENSITIVE), true);
     sec->extractable = attr_bool(p11_template_find(pTemplate, ulAttributeCount, CKA_EXTRACTABLE), false);
-    snprintf(sec->label, sizeof(sec->label), "ECDH with %.50s", k->label);
-    *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)slot_index);
-out:
+    memcpy(sec->label, d->label, sizeof(sec->label));
+    *phKey = p11_object_handle(slot, OBJ_SECRET, (unsigned)index);
+    p11_slot_unlock(slot);
+    return CKR_OK;
+}
+
+CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hBaseKey,
+                  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, CK_OBJECT_HANDLE_PTR phKey)
+{
+    struct p11_slot *slot;
+    struct p11_session *s;
+    CK_RV rv = p11_session_get(hSession, &slot, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!pMechanism || !phKey || (!pTemplate && ulAttributeCount)) {
+        p11_slot_unlock(slot);
+        return CKR_ARGUMENTS_BAD;
+    }
+    struct derived *d = OPENSSL_secure_zalloc(sizeof(*d));
+    if (!d) {
+        p11_slot_unlock(slot);
+        return CKR_HOST_MEMORY;
+    }
+    rv = derive_on_card(slot, pMechanism, hBaseKey, pTemplate, ulAttributeCount, d);
     rv = p11_session_end_call(slot, s, rv);
     p11_slot_unlock(slot);
+    if (d->rec.active) {
+        CK_RV recorded = p11_record_make(&d->rec);
+        if (rv == CKR_OK && recorded != CKR_OK)
+            rv = recorded;
+        else if (rv == CKR_OK && (rv = keep_secret(hSession, d, pTemplate, ulAttributeCount, phKey)) != CKR_OK)
+            p11_record_withhold(&d->rec, "the login ended before the secret could be kept");
+        p11_record_clear(&d->rec);
+    }
+    OPENSSL_secure_clear_free(d, sizeof(*d));
     return rv;
 }
 

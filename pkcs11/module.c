@@ -285,6 +285,13 @@ static void forget_parent_state(void)
             p11_session_free(slot, slot->sessions);
         token_close(&slot->token);
         token_close(&slot->cached);
+        /* The parent's notes are the parent's to make. */
+        while (slot->notes) {
+            struct p11_record *next = slot->notes->next;
+            p11_record_clear(slot->notes);
+            free(slot->notes);
+            slot->notes = next;
+        }
         p11_secret_clear(&slot->user_pin);
         p11_secret_clear(&slot->so_secret);
         /* The parent's locks are freed, not destroyed: another thread of
@@ -436,7 +443,11 @@ CK_RV p11_slot_get(CK_SLOT_ID id, struct p11_slot **slot)
 
 void p11_slot_unlock(struct p11_slot *slot)
 {
+    /* The records of what happened under the lock are made without it. */
+    struct p11_record *notes = slot->notes;
+    slot->notes = NULL;
     p11_mutex_unlock(slot->lock);
+    p11_notes_make(notes);
 }
 
 CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_session **sessionp)

@@ -1,71 +1,207 @@
-/* kyso-pkcs11.so: the two seams of the signing path, decide and record.
+/* kyso-pkcs11.so: the seams of every private-key operation, decide and
+ * record (sign.c, keys.c).
  *
- * Every private-key operation goes decide → sign → record → release
- * (sign.c, keys.c). The policy layer (rules M1…M16) will answer
- * p11_policy_decide; until it is in, every operation is allowed. The
- * record is made durable through the audit layer before anything is
- * released; if that fails the caller wipes the result and fails. Both are
- * called with the slot lock held. */
+ * An operation goes decide → operate → record → release. The policy layer
+ * decides (policy/decide.h); a refusal is recorded with its rule and
+ * returned. The card operates with the slot locked. The record is made
+ * with the slot unlocked, so that a slow or stopped audit daemon costs
+ * the operation its bounded wait (audit_timeout_ms) and never stalls the
+ * slot's other calls: what the record names is copied into a struct
+ * p11_record while the lock is held. Only when the record is durable is
+ * the result released; a record that cannot be made fails the operation
+ * (fail closed), and one that was made for a result that then could not
+ * be released is followed by a "withheld" record.
+ *
+ * PIN events and administrative writes (p11_audit_note) are recorded the
+ * same way, without a result to hold back: they wait on the slot until
+ * its lock is released (p11_slot_unlock). */
 #include "config.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "pkcs11/internal.h"
+#include "policy/decide.h"
 
-CK_RV p11_policy_decide(const struct p11_signature_event *ev)
+void p11_record_init(struct p11_record *r, const struct p11_slot *slot, const char *event,
+                     const struct token_key *key)
 {
-    (void)ev;
-    return CKR_OK;
-}
-
-static void fill_event(struct audit_event *a, const struct p11_slot *slot, const char *event,
-                       const struct token_key *key, char *ref, CK_RV outcome, char *rvbuf, size_t rvlen)
-{
-    a->event = event;
-    a->reader = slot->reader;
-    a->token = slot->token.info.serial;
+    memset(r, 0, sizeof(*r));
+    r->active = true;
+    snprintf(r->event, sizeof(r->event), "%s", event);
+    snprintf(r->reader, sizeof(r->reader), "%s", slot->reader);
+    snprintf(r->token, sizeof(r->token), "%s", slot->token.info.serial);
     if (key) {
-        snprintf(ref, 3, "%02X", key->ref);
-        a->key = ref;
-        a->cert_der = key->cert;
-        a->cert_len = key->cert_len;
+        snprintf(r->key, sizeof(r->key), "%02X", key->ref);
+        if (key->cert && key->cert_len <= AUDIT_MAX_CERT) {
+            r->cert = OPENSSL_memdup(key->cert, key->cert_len);
+            r->cert_len = r->cert ? key->cert_len : 0;
+        }
     }
-    a->outcome = p11_rv_name(outcome, rvbuf, rvlen);
 }
 
-CK_RV p11_audit_record(const struct p11_signature_event *ev, CK_RV outcome)
+void p11_record_input(struct p11_record *r, CK_MECHANISM_TYPE mechanism, const uint8_t sha256[32], size_t input_len)
 {
-    struct audit_event a = { 0 };
-    char ref[3], mech[24], rv[24], err[512];
-    fill_event(&a, ev->slot, ev->event ? ev->event : "sign", ev->key, ref, outcome, rv, sizeof(rv));
-    a.mechanism = p11_mechanism_name(ev->mechanism, mech, sizeof(mech));
-    a.has_input = true;
-    a.input_len = ev->input_len;
-    a.input_sha256 = ev->digest;
+    char buf[sizeof(r->mechanism)];
+    snprintf(r->mechanism, sizeof(r->mechanism), "%s", p11_mechanism_name(mechanism, buf, sizeof(buf)));
+    r->has_input = true;
+    r->input_len = input_len;
+    if (sha256) {
+        memcpy(r->input_sha256, sha256, 32);
+        r->has_sha = true;
+    }
+}
+
+bool p11_record_proof(struct p11_record *r, const char *scheme, const uint8_t *tbs, size_t tbs_len, const uint8_t *sig,
+                      size_t sig_len)
+{
+    if (tbs_len > sizeof(r->tbs) || sig_len > sizeof(r->sig) || strlen(scheme) >= sizeof(r->scheme))
+        return false;
+    snprintf(r->scheme, sizeof(r->scheme), "%s", scheme);
+    memcpy(r->tbs, tbs, tbs_len);
+    r->tbs_len = tbs_len;
+    memcpy(r->sig, sig, sig_len);
+    r->sig_len = sig_len;
+    return true;
+}
+
+void p11_record_clear(struct p11_record *r)
+{
+    if (r->cert)
+        OPENSSL_free(r->cert);
+    OPENSSL_cleanse(r, sizeof(*r));
+}
+
+static void to_event(const struct p11_record *r, struct audit_event *a, char *rvbuf, size_t rvlen)
+{
+    memset(a, 0, sizeof(*a));
+    a->event = r->event;
+    a->reader = r->reader;
+    a->token = r->token;
+    a->key = r->key[0] ? r->key : NULL;
+    a->cert_der = r->cert;
+    a->cert_len = r->cert_len;
+    a->mechanism = r->mechanism[0] ? r->mechanism : NULL;
+    a->has_input = r->has_input;
+    a->input_len = r->input_len;
+    a->input_sha256 = r->has_sha ? r->input_sha256 : NULL;
+    a->outcome = p11_rv_name(r->outcome, rvbuf, rvlen);
+    a->rule = r->rule[0] ? r->rule : NULL;
+    a->detail = r->detail[0] ? r->detail : NULL;
+    if (r->scheme[0] && r->outcome == CKR_OK) {
+        a->scheme = r->scheme;
+        a->tbs = r->tbs;
+        a->tbs_len = r->tbs_len;
+        a->sig = r->sig;
+        a->sig_len = r->sig_len;
+    }
+}
+
+CK_RV p11_record_make(struct p11_record *r)
+{
+    struct audit_event a;
+    char rv[32], err[512];
+    to_event(r, &a, rv, sizeof(rv));
     if (audit_disabled()) {
-        p11_debug("audit trail OFF (KYSO_AUDIT=off): %s with key %s not recorded", a.event, ref);
+        p11_debug("audit trail OFF (KYSO_AUDIT=off): %s with key %s not recorded", a.event, r->key);
         return CKR_OK;
     }
-    if (audit_submit(&a, err, sizeof(err)) != 0) {
+    if (audit_submit(&a, &r->receipt, err, sizeof(err)) != 0) {
         /* The administrator must learn of it: syslog, as the module has no
          * output of its own. */
-        syslog(LOG_AUTHPRIV | LOG_ERR, "kyso: cannot record a %s (key %s): %s; the result was withheld", a.event, ref,
-               err);
+        syslog(LOG_AUTHPRIV | LOG_ERR, "kyso: cannot record a %s (key %s): %s; the result was withheld", a.event,
+               r->key, err);
         p11_debug("audit: cannot record the %s: %s: the result is withheld", a.event, err);
         return CKR_FUNCTION_FAILED;
     }
     return CKR_OK;
 }
 
-void p11_audit_note(const struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
+void p11_record_withhold(struct p11_record *r, const char *why)
+{
+    struct audit_event a;
+    char rv[32], err[512];
+    to_event(r, &a, rv, sizeof(rv));
+    if (!audit_disabled() && audit_withhold(&a, &r->receipt, why, err, sizeof(err)) != 0)
+        p11_debug("audit: cannot withhold the %s yet (%s): kept to send later", a.event, err);
+}
+
+CK_RV p11_record_release(struct p11_record *r, CK_RV rv, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+    if (!r->active)
+        return rv;
+    CK_RV recorded = p11_record_make(r);
+    if (rv == CKR_OK && recorded != CKR_OK)
+        rv = recorded;
+    if (rv == CKR_OK && out) {
+        memcpy(out, r->sig, r->sig_len);
+        *out_len = r->sig_len;
+    }
+    p11_record_clear(r);
+    return rv;
+}
+
+CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal)
+{
+    static const enum policy_action actions[] = { [P11_SIGN] = POLICY_SIGN, [P11_DECRYPT] = POLICY_DECRYPT,
+                                                  [P11_DERIVE] = POLICY_DERIVE };
+    char mech[48];
+    struct policy_request rq = { .action = actions[ev->kind],
+                                 .cert_der = ev->key->cert,
+                                 .cert_len = ev->key->cert_len,
+                                 .token_serial = ev->slot->token.info.serial,
+                                 .mechanism = p11_mechanism_name(ev->mechanism, mech, sizeof(mech)),
+                                 .uid = getuid() };
+    struct policy_decision d;
+    policy_decide(&rq, &d);
+    if (d.allowed)
+        return CKR_OK;
+    /* Refused: recorded as a refusal (by the caller, once the slot is
+     * unlocked), and the application told the action is not allowed. */
+    p11_record_init(refusal, ev->slot, "refusal", ev->key);
+    p11_record_input(refusal, ev->mechanism, ev->digest, ev->input_len);
+    refusal->outcome = CKR_ACTION_PROHIBITED;
+    snprintf(refusal->rule, sizeof(refusal->rule), "%s", d.rule[0] ? d.rule : "?");
+    snprintf(refusal->detail, sizeof(refusal->detail), "%s", d.detail);
+    p11_debug("policy: %s refused by rule %s: %s", ev->kind == P11_SIGN ? "signature" : ev->kind == P11_DECRYPT
+                                                                                            ? "decryption"
+                                                                                            : "derivation",
+              refusal->rule, refusal->detail);
+    return CKR_ACTION_PROHIBITED;
+}
+
+void p11_audit_note(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
                     const char *detail)
 {
-    struct audit_event a = { 0 };
-    char ref[3], rv[24], err[512];
-    fill_event(&a, slot, event, key, ref, outcome, rv, sizeof(rv));
-    a.detail = detail;
-    if (!audit_disabled() && audit_submit(&a, err, sizeof(err)) != 0)
-        p11_debug("audit: cannot record %s: %s", event, err);
+    struct p11_record *r = malloc(sizeof(*r));
+    if (!r) {
+        p11_debug("audit: cannot record %s: out of memory", event);
+        return;
+    }
+    p11_record_init(r, slot, event, key);
+    r->outcome = outcome;
+    if (detail)
+        snprintf(r->detail, sizeof(r->detail), "%s", detail);
+    /* Kept in order; made when the slot's lock is released. */
+    struct p11_record **tail = &slot->notes;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = r;
+}
+
+void p11_notes_make(struct p11_record *notes)
+{
+    while (notes) {
+        struct p11_record *next = notes->next;
+        if (p11_record_make(notes) != CKR_OK)
+            p11_debug("audit: the %s was not recorded", notes->event);
+        p11_record_clear(notes);
+        free(notes);
+        notes = next;
+    }
 }

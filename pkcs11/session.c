@@ -253,6 +253,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
             return pin_failed(slot, rc, tries, "user PIN");
         slot->logged_in = true;
         slot->login = CKU_USER;
+        slot->login_serial++;
         if (p11.pin_cache)
             p11_secret_set(&slot->user_pin, pin, len);
         return CKR_OK;
@@ -293,6 +294,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
         }
         slot->logged_in = true;
         slot->login = CKU_SO;
+        slot->login_serial++;
         return CKR_OK;
     }
 

@@ -1,9 +1,10 @@
-/* kyso-pkcs11.so: signing on the card and verifying in software.
+/* kyso-pkcs11.so: signing on the card and verifying in software, and
+ * what the operations on a card's key share (decrypt.c).
  *
  * A signature goes decide → sign → record → release (pipeline.c): the
- * policy may refuse it, the card makes it, the audit trail records it,
- * and only then is it copied to the caller. A signature whose record
- * cannot be made is wiped, never returned. */
+ * policy may refuse it, the card makes it, the audit trail records it
+ * (with the slot unlocked), and only then is it copied to the caller. A
+ * signature whose record cannot be made is wiped, never returned. */
 #include "config.h"
 
 #include <openssl/core_names.h>
@@ -12,14 +13,15 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/proof.h"
 #include "pcsc/rsa_pad.h"
 #include "pkcs11/internal.h"
 
-#define MAX_RAW_INPUT 1024 /* raw mechanisms: at most a modulus (4096 bits) plus slack */
-#define P11_MAX_SIGNATURE 1024 /* the card's answer: an RSA-8192 signature at most */
 
 static const EVP_MD *md_of_mech(CK_MECHANISM_TYPE hash)
 {
@@ -65,7 +67,7 @@ static size_t signature_len(const struct token_key *k)
 }
 
 /* Checks the mechanism and its parameters and sets up the operation. */
-static CK_RV setup_operation(struct p11_operation *op, enum p11_op_kind kind, const CK_MECHANISM *mech,
+CK_RV p11_setup_operation(struct p11_operation *op, enum p11_op_kind kind, const CK_MECHANISM *mech,
                              const struct token_key *k, CK_FLAGS needed)
 {
     const struct p11_mechanism *m = p11_mechanism_find(mech->mechanism);
@@ -73,8 +75,10 @@ static CK_RV setup_operation(struct p11_operation *op, enum p11_op_kind kind, co
         return CKR_MECHANISM_INVALID;
     if (m->key_type != k->type)
         return CKR_KEY_TYPE_INCONSISTENT;
+    static atomic_uint_fast64_t serials;
     p11_op_reset(op);
     op->kind = kind;
+    op->serial = atomic_fetch_add(&serials, 1) + 1;
     op->mechanism = mech->mechanism;
     op->key_ref = k->ref;
     if (m->digest) {
@@ -135,7 +139,7 @@ static CK_RV setup_operation(struct p11_operation *op, enum p11_op_kind kind, co
 }
 
 /* Resolves the key of C_*Init: the object must be of the wanted class. */
-static CK_RV init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind want, struct token_key **key)
+CK_RV p11_init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_kind want, struct token_key **key)
 {
     enum p11_object_kind kind;
     struct token_data_object *d;
@@ -153,15 +157,15 @@ static CK_RV init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object
     return CKR_OK;
 }
 
-static bool buffer_append(struct p11_operation *op, const uint8_t *data, size_t len)
+bool p11_buffer_append(struct p11_operation *op, const uint8_t *data, size_t len)
 {
-    if (len > MAX_RAW_INPUT - op->buffer_len)
+    if (len > P11_MAX_RAW_INPUT - op->buffer_len)
         return false;
     if (!op->buffer) {
-        op->buffer = OPENSSL_malloc(MAX_RAW_INPUT);
+        op->buffer = OPENSSL_malloc(P11_MAX_RAW_INPUT);
         if (!op->buffer)
             return false;
-        op->buffer_cap = MAX_RAW_INPUT;
+        op->buffer_cap = P11_MAX_RAW_INPUT;
     }
     if (len)
         memcpy(op->buffer + op->buffer_len, data, len);
@@ -177,7 +181,7 @@ static CK_RV absorb(struct p11_operation *op, const uint8_t *data, size_t len)
         return CKR_FUNCTION_FAILED;
     if (op->md)
         return EVP_DigestUpdate(op->md, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
-    return buffer_append(op, data, len) ? CKR_OK : CKR_DATA_LEN_RANGE;
+    return p11_buffer_append(op, data, len) ? CKR_OK : CKR_DATA_LEN_RANGE;
 }
 
 /* DigestInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING hash } */
@@ -204,7 +208,7 @@ static int digest_info(const EVP_MD *md, const uint8_t *hash, size_t hash_len, u
 
 /* A raw RSA input must be a number below the modulus: checked here, so the
  * card is not asked (and the caller gets the code for bad data). */
-static bool below_modulus(const EVP_PKEY *pub, const uint8_t *block, size_t len)
+bool p11_below_modulus(const EVP_PKEY *pub, const uint8_t *block, size_t len)
 {
     BIGNUM *n = NULL, *x = BN_bin2bn(block, (int)len, NULL);
     bool ok = x && EVP_PKEY_get_bn_param(pub, "n", &n) && BN_cmp(x, n) < 0;
@@ -216,7 +220,7 @@ static bool below_modulus(const EVP_PKEY *pub, const uint8_t *block, size_t len)
 /* The operation's input, in the form the token edge wants. */
 struct sign_input {
     struct token_sign_request req;
-    uint8_t buf[MAX_RAW_INPUT];
+    uint8_t buf[P11_MAX_RAW_INPUT];
     uint8_t sha256[32]; /* of what was signed, for the audit record */
 };
 
@@ -255,7 +259,7 @@ static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key
         memset(in->buf, 0, mod - op->buffer_len);
         memcpy(in->buf + mod - op->buffer_len, op->buffer, op->buffer_len);
         in->req.in_len = mod;
-        if (!below_modulus(k->pub, in->buf, mod))
+        if (!p11_below_modulus(k->pub, in->buf, mod))
             return CKR_DATA_INVALID;
         break;
     case CKM_RSA_PKCS_PSS:
@@ -306,7 +310,7 @@ static CK_RV prepare_sign_input(struct p11_operation *op, const struct token_key
     return CKR_OK;
 }
 
-static CK_RV rv_from_card(int rc)
+CK_RV p11_rv_from_card(int rc)
 {
     if (rc == PCSC_E_WRONG_PIN)
         return CKR_PIN_INCORRECT;
@@ -317,54 +321,41 @@ static CK_RV rv_from_card(int rc)
     return p11_rv_from_pcsc(rc);
 }
 
-/* Checks a signature the card made against the key's public key: the
- * first signature of each key in a session is checked before it is
+/* What a signature covers, as audit/proof.h names it: the record carries
+ * it (kyso-auditd checks it against the certificate), and the first
+ * signature of each key in a session is checked with it before it is
  * released, so a card that signs with the wrong key or parameters (some
  * accept any MSE values) never gives out a bad signature. */
-static bool signature_matches_key(const struct token_key *k, const struct token_sign_request *req, const uint8_t *sig,
-                                  size_t sig_len)
+static bool proof_of(const struct token_key *k, const struct token_sign_request *req, char *scheme, size_t len,
+                     size_t *tbs_len)
 {
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pub, NULL);
-    bool ok = false;
-    if (!ctx)
-        return false;
-    if (req->scheme == TOKEN_SIG_RSA_RAW) {
-        uint8_t rec[1024];
-        size_t rlen = sizeof(rec);
-        ok = EVP_PKEY_verify_recover_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) == 1 &&
-             EVP_PKEY_verify_recover(ctx, rec, &rlen, sig, sig_len) == 1 && rlen == req->in_len &&
-             CRYPTO_memcmp(rec, req->in, rlen) == 0;
-    } else if (req->scheme == TOKEN_SIG_ECDSA) {
-        size_t field = (k->bits + 7) / 8, hl = req->in_len < field ? req->in_len : field;
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(sig, (int)field, NULL), *sv = BN_bin2bn(sig + field, (int)field, NULL);
-        unsigned char *der = NULL;
-        int dlen = -1;
-        if (sig_len == 2 * field && es && r && sv && ECDSA_SIG_set0(es, r, sv) == 1) {
-            r = sv = NULL;
-            dlen = i2d_ECDSA_SIG(es, &der);
-        }
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(es);
-        ok = dlen > 0 && EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_verify(ctx, der, (size_t)dlen, req->in, hl) == 1;
-        OPENSSL_free(der);
-    } else {
-        bool pss = req->scheme == TOKEN_SIG_RSA_PSS;
-        ok = EVP_PKEY_verify_init(ctx) == 1 &&
-             EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1 &&
-             (!pss || (EVP_PKEY_CTX_set_signature_md(ctx, req->pss_md) == 1 &&
-                       EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, req->pss_mgf1_md) == 1 &&
-                       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, req->pss_salt_len) == 1)) &&
-             EVP_PKEY_verify(ctx, sig, sig_len, req->in, req->in_len) == 1;
+    *tbs_len = req->in_len;
+    switch (req->scheme) {
+    case TOKEN_SIG_RSA_PKCS1:
+        snprintf(scheme, len, "pkcs1");
+        return true;
+    case TOKEN_SIG_RSA_RAW:
+        snprintf(scheme, len, "raw");
+        return true;
+    case TOKEN_SIG_RSA_PSS:
+        return snprintf(scheme, len, "pss:%s:%s:%d", EVP_MD_get0_name(req->pss_md), EVP_MD_get0_name(req->pss_mgf1_md),
+                        req->pss_salt_len) < (int)len;
+    case TOKEN_SIG_ECDSA: {
+        /* The card signs the leftmost field-size bytes of a longer hash. */
+        size_t field = (k->bits + 7) / 8;
+        if (*tbs_len > field)
+            *tbs_len = field;
+        snprintf(scheme, len, "ecdsa");
+        return true;
     }
-    EVP_PKEY_CTX_free(ctx);
-    return ok;
+    }
+    return false;
 }
 
-/* decide → sign → record → release. */
+/* decide → sign on the card; the record and the release are the
+ * caller's, with the slot unlocked (p11_record_release). */
 static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_BYTE_PTR pSignature,
-                              CK_ULONG_PTR pulSignatureLen)
+                              CK_ULONG_PTR pulSignatureLen, struct p11_record *rec)
 {
     struct p11_operation *op = &s->crypto;
     struct token_key *k = token_find_key(&slot->token, op->key_ref);
@@ -396,10 +387,10 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         return CKR_HOST_MEMORY;
     }
     CK_RV rv = prepare_sign_input(op, k, in, &input_len);
-    struct p11_signature_event ev = { .slot = slot, .key = k, .mechanism = op->mechanism, .digest = in->sha256,
-                                      .input_len = input_len };
+    struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_SIGN, .mechanism = op->mechanism,
+                                      .digest = in->sha256, .input_len = input_len };
     if (rv == CKR_OK)
-        rv = p11_policy_decide(&ev);
+        rv = p11_policy_decide(&ev, rec);
     if (rv == CKR_OK) {
         if (k->always_authenticate) {
             in->req.pin = op->context_pin.data;
@@ -413,12 +404,22 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
                 rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
             }
             rc = p11_slot_finish(slot, rc);
-            rv = rv_from_card(rc);
+            rv = p11_rv_from_card(rc);
             p11_debug("sign: key %02X mechanism 0x%lx: %s", k->ref, op->mechanism, pcsc_status_name(rc));
         }
+        if (rv == CKR_OK && sig_len != need)
+            rv = CKR_DEVICE_ERROR;
+        /* Recorded whatever the outcome; a signature only with its record. */
+        p11_record_init(rec, slot, "sign", k);
+        p11_record_input(rec, op->mechanism, in->sha256, input_len);
+        char scheme[48];
+        size_t tbs_len = 0;
+        if (rv == CKR_OK && (!proof_of(k, &in->req, scheme, sizeof(scheme), &tbs_len) ||
+                             !p11_record_proof(rec, scheme, in->req.in, tbs_len, sig, sig_len)))
+            rv = CKR_DEVICE_ERROR;
         bool checked = s->checked_keys[k->ref / 8] & (1u << (k->ref % 8));
         if (rv == CKR_OK && !checked) {
-            if (!signature_matches_key(k, &in->req, sig, sig_len)) {
+            if (!audit_proof_check_key(k->pub, rec->scheme, rec->tbs, rec->tbs_len, rec->sig, rec->sig_len)) {
                 p11_debug("sign: key %02X: the card's signature does not verify with the key's public key: "
                           "withheld",
                           k->ref);
@@ -427,18 +428,9 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
                 s->checked_keys[k->ref / 8] |= (uint8_t)(1u << (k->ref % 8));
             }
         }
-        if (rv == CKR_OK && sig_len != need)
-            rv = CKR_DEVICE_ERROR;
-        /* The record is made before the signature leaves; no record, no signature. */
-        CK_RV recorded = p11_audit_record(&ev, rv);
-        if (rv == CKR_OK && recorded != CKR_OK)
-            rv = recorded;
-    }
-    if (rv == CKR_OK && sig_len == need) {
-        memcpy(pSignature, sig, sig_len);
-        *pulSignatureLen = sig_len;
-    } else if (rv == CKR_OK) {
-        rv = CKR_DEVICE_ERROR;
+        if (rv != CKR_OK)
+            rec->sig_len = 0;
+        rec->outcome = rv;
     }
     OPENSSL_cleanse(sig, sizeof(sig));
     OPENSSL_secure_clear_free(in, sizeof(*in));
@@ -455,7 +447,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
     CK_RV rv = p11_session_begin_op(hSession, OP_SIGN, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
+    if ((rv = p11_init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
         const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
         if (!k->sign) {
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
@@ -466,7 +458,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
             rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
         } else if (m && !p11_mechanism_flags(slot, m)) {
             rv = CKR_MECHANISM_INVALID;
-        } else if ((rv = setup_operation(op, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
+        } else if ((rv = p11_setup_operation(op, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
             op->needs_context_login = k->always_authenticate;
         }
     }
@@ -480,6 +472,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
     struct p11_slot *slot;
     struct p11_session *s;
     struct p11_operation *op;
+    struct p11_record rec = { .active = false };
     CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
@@ -492,13 +485,13 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
             op->absorbed = true;
         }
         if (rv == CKR_OK)
-            rv = finish_signature(slot, s, pSignature, pulSignatureLen);
+            rv = finish_signature(slot, s, pSignature, pulSignatureLen, &rec);
         else
             p11_op_reset(op);
         rv = p11_session_end_call(slot, s, rv);
     }
     p11_slot_unlock(slot);
-    return rv;
+    return p11_record_release(&rec, rv, pSignature, pulSignatureLen);
 }
 
 /* C_SignUpdate and C_VerifyUpdate: the part joins the data (or its hash). */
@@ -527,13 +520,14 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
     struct p11_slot *slot;
     struct p11_session *s;
     struct p11_operation *op;
+    struct p11_record rec = { .active = false };
     CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
     op->multi_part = true;
-    rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen));
+    rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen, &rec));
     p11_slot_unlock(slot);
-    return rv;
+    return p11_record_release(&rec, rv, pSignature, pulSignatureLen);
 }
 
 /* ------------------------------------------------------------ verify */
@@ -621,8 +615,8 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_O
     CK_RV rv = p11_session_begin_op(hSession, OP_VERIFY, pMechanism != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if ((rv = init_key(slot, hKey, OBJ_PUBLIC, &k)) == CKR_OK &&
-        (rv = setup_operation(op, OP_VERIFY, pMechanism, k, CKF_VERIFY)) == CKR_OK) {
+    if ((rv = p11_init_key(slot, hKey, OBJ_PUBLIC, &k)) == CKR_OK &&
+        (rv = p11_setup_operation(op, OP_VERIFY, pMechanism, k, CKF_VERIFY)) == CKR_OK) {
         op->verify_key = k->pub;
         EVP_PKEY_up_ref(k->pub);
     }
@@ -672,197 +666,6 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
     if (rv != CKR_OK)
         return rv;
     rv = finish_verify(op, pSignature, ulSignatureLen);
-    p11_slot_unlock(slot);
-    return rv;
-}
-
-/* ------------------------------------------------------------ decrypt */
-
-CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
-{
-    struct p11_slot *slot;
-    struct p11_session *s;
-    struct p11_operation *op;
-    struct token_key *k;
-    CK_RV rv = p11_session_begin_op(hSession, OP_DECRYPT, pMechanism != NULL, &slot, &s, &op);
-    if (rv != CKR_OK)
-        return rv;
-    if ((rv = init_key(slot, hKey, OBJ_PRIVATE, &k)) == CKR_OK) {
-        const struct p11_mechanism *m = p11_mechanism_find(pMechanism->mechanism);
-        if (!k->decrypt || !slot->token.edge->decrypt)
-            rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
-        else if (m && !(p11_mechanism_flags(slot, m) & CKF_DECRYPT))
-            rv = CKR_MECHANISM_INVALID;
-        else if ((rv = setup_operation(op, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
-            op->needs_context_login = k->always_authenticate;
-    }
-    p11_slot_unlock(slot);
-    return rv;
-}
-
-/* Decrypts once; the plain text waits in the operation if the caller's
- * buffer was too small, so the card is not asked twice. */
-static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
-{
-    struct p11_operation *op = &s->crypto;
-    struct token_key *k = token_find_key(&slot->token, op->key_ref);
-    if (!k) {
-        p11_op_reset(op);
-        return CKR_KEY_HANDLE_INVALID;
-    }
-    size_t mod = (k->bits + 7) / 8;
-    if (op->result_ready)
-        goto deliver; /* the plain text of an earlier call, waiting for a larger buffer */
-    if (mod > MAX_RAW_INPUT) {
-        p11_op_reset(op);
-        return CKR_KEY_SIZE_RANGE;
-    }
-    if (!op->multi_part && op->buffer_len != mod) {
-        p11_op_reset(op);
-        return CKR_ENCRYPTED_DATA_LEN_RANGE;
-    }
-    if (!pData) {
-        *pulDataLen = mod; /* an upper bound until the card has answered */
-        return CKR_OK;
-    }
-    {
-        if (op->buffer_len != mod) {
-            p11_op_reset(op);
-            return CKR_ENCRYPTED_DATA_LEN_RANGE;
-        }
-        if (!slot->logged_in || slot->login != CKU_USER) {
-            p11_op_reset(op);
-            return CKR_USER_NOT_LOGGED_IN;
-        }
-        if (k->always_authenticate && !op->context_pin.data)
-            return CKR_USER_NOT_LOGGED_IN;
-        if (!below_modulus(k->pub, op->buffer, op->buffer_len)) {
-            p11_op_reset(op);
-            return CKR_ENCRYPTED_DATA_INVALID;
-        }
-        uint8_t raw[1024], plain[1024];
-        size_t raw_len = sizeof(raw);
-        CK_RV rv = p11_slot_begin(slot);
-        if (rv == CKR_OK) {
-            const uint8_t *pin = k->always_authenticate ? op->context_pin.data : NULL;
-            int rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, pin, op->context_pin.len,
-                                               raw, &raw_len);
-            if (rc == PCSC_E_SECURITY && !k->always_authenticate && p11_slot_relogin(slot)) {
-                raw_len = sizeof(raw);
-                rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, NULL, 0, raw, &raw_len);
-            }
-            rc = p11_slot_finish(slot, rc);
-            rv = rc == PCSC_E_INCORRECT_DATA ? CKR_ENCRYPTED_DATA_INVALID : rv_from_card(rc);
-        }
-        /* Recorded whatever the outcome, before any plain text leaves. */
-        uint8_t in_sha[32];
-        unsigned int in_sha_len = 0;
-        EVP_Digest(op->buffer, op->buffer_len, in_sha, &in_sha_len, EVP_sha256(), NULL);
-        struct p11_signature_event ev = { .slot = slot, .key = k, .event = "decrypt", .mechanism = op->mechanism,
-                                          .digest = in_sha, .input_len = op->buffer_len };
-        CK_RV recorded = p11_audit_record(&ev, rv);
-        if (rv == CKR_OK && recorded != CKR_OK)
-            rv = recorded;
-        int n = -1;
-        if (rv == CKR_OK) {
-            if (op->mechanism == CKM_RSA_X_509) {
-                memcpy(plain, raw, raw_len);
-                n = (int)raw_len;
-            } else if (op->mechanism == CKM_RSA_PKCS) {
-                n = rsa_unpad_pkcs1(raw, raw_len, plain, sizeof(plain));
-            } else {
-                n = rsa_unpad_oaep(raw, raw_len, op->oaep_md, op->oaep_mgf1_md, op->oaep_label, op->oaep_label_len,
-                                   plain, sizeof(plain));
-            }
-            if (n < 0)
-                rv = CKR_ENCRYPTED_DATA_INVALID;
-        }
-        OPENSSL_cleanse(raw, sizeof(raw));
-        if (rv != CKR_OK) {
-            OPENSSL_cleanse(plain, sizeof(plain));
-            p11_op_reset(op);
-            return rv;
-        }
-        memcpy(op->buffer, plain, (size_t)n);
-        op->buffer_len = (size_t)n;
-        op->result_ready = true;
-        OPENSSL_cleanse(plain, sizeof(plain));
-    }
-deliver:
-    if (!pData) {
-        *pulDataLen = op->buffer_len;
-        return CKR_OK;
-    }
-    if (*pulDataLen < op->buffer_len) {
-        *pulDataLen = op->buffer_len;
-        return CKR_BUFFER_TOO_SMALL;
-    }
-    memcpy(pData, op->buffer, op->buffer_len);
-    *pulDataLen = op->buffer_len;
-    p11_op_reset(op);
-    return CKR_OK;
-}
-
-/* A decryption that can go on (a buffer too small, a context login
- * wanted) keeps its operation; any other failure ends it. */
-static CK_RV end_decrypt_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv)
-{
-    if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_USER_NOT_LOGGED_IN)
-        p11_op_reset(&s->crypto);
-    return p11_session_end_call(slot, s, rv);
-}
-
-CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
-                CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
-{
-    struct p11_slot *slot;
-    struct p11_session *s;
-    struct p11_operation *op;
-    bool args_ok = pulDataLen && (pEncryptedData || !ulEncryptedDataLen);
-    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, args_ok, &slot, &s, &op);
-    if (rv != CKR_OK)
-        return rv;
-    if (!op->absorbed) {
-        op->absorbed = true;
-        if (!buffer_append(op, pEncryptedData, ulEncryptedDataLen))
-            rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
-    }
-    rv = end_decrypt_call(slot, s, rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen) : rv);
-    p11_slot_unlock(slot);
-    return rv;
-}
-
-CK_RV C_DecryptUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedPart, CK_ULONG ulEncryptedPartLen,
-                      CK_BYTE_PTR pPart, CK_ULONG_PTR pulPartLen)
-{
-    struct p11_slot *slot;
-    struct p11_session *s;
-    struct p11_operation *op;
-    bool args_ok = pulPartLen && (pEncryptedPart || !ulEncryptedPartLen);
-    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, args_ok, &slot, &s, &op);
-    if (rv != CKR_OK)
-        return rv;
-    if (!buffer_append(op, pEncryptedPart, ulEncryptedPartLen)) {
-        p11_op_reset(op);
-        rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
-    } else {
-        op->multi_part = true;
-        *pulPartLen = 0; /* RSA gives everything at the end */
-    }
-    p11_slot_unlock(slot);
-    return rv;
-}
-
-CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG_PTR pulLastPartLen)
-{
-    struct p11_slot *slot;
-    struct p11_session *s;
-    struct p11_operation *op;
-    CK_RV rv = p11_session_continue_op(hSession, OP_DECRYPT, pulLastPartLen != NULL, &slot, &s, &op);
-    if (rv != CKR_OK)
-        return rv;
-    op->multi_part = true;
-    rv = end_decrypt_call(slot, s, finish_decrypt(slot, s, pLastPart, pulLastPartLen));
     p11_slot_unlock(slot);
     return rv;
 }

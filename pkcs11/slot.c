@@ -316,7 +316,10 @@ void p11_slot_release(struct p11_slot *slot)
     p11_slot_drop_card(slot);
     token_close(&slot->cached);
     pcsc_context_release(&slot->ctx);
+    struct p11_record *notes = slot->notes;
+    slot->notes = NULL;
     p11_mutex_unlock(slot->lock);
+    p11_notes_make(notes);
     p11_mutex_destroy(slot->lock);
     slot->lock = NULL;
 }

@@ -3,5 +3,6 @@
 noinst_LTLIBRARIES += policy/libkysopolicy.la
 policy_libkysopolicy_la_SOURCES = \
 	policy/certstore.c policy/certstore.h \
-	policy/trust.c policy/trust.h
+	policy/trust.c policy/trust.h \
+	policy/decide.c policy/decide.h
 policy_libkysopolicy_la_LIBADD = $(OPENSSL_LIBS)

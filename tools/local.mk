@@ -35,7 +35,10 @@ demo: all
 # kyso-auditd: the host's audit daemon (writes the log for every local
 # process's module; identity from SO_PEERCRED), and its systemd units.
 sbin_PROGRAMS = tools/kyso-auditd
-tools_kyso_auditd_SOURCES = tools/auditd/main.c tools/auditd/server.c tools/auditd/auditd.h
+tools_kyso_auditd_SOURCES = tools/auditd/main.c tools/auditd/auditd.h \
+	tools/auditd/server.c tools/auditd/server.h \
+	tools/auditd/batch.c \
+	tools/auditd/ledger.c tools/auditd/ledger.h
 tools_kyso_auditd_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tools_kyso_auditd_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket

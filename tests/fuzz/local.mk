@@ -235,3 +235,30 @@ tests/fuzz/fuzz_pkcs15: $(FUZZ_PKCS15_SRC) $(srcdir)/pcsc/pkcs15.h $(srcdir)/pcs
 
 tests/fuzz/run-fuzz-pkcs15.log: tests/fuzz/fuzz_pkcs15
 endif
+
+# What kyso-auditd does with a client's request (audit/protocol.c,
+# record.c, proof.c): decode, build and seal the record, check its
+# signature. The dictionary holds the request's keys and values.
+FUZZ_SEEDS_AUDITD = \
+	tests/fuzz/corpus/auditd/bad-cert-padding \
+	tests/fuzz/corpus/auditd/decrypt-short-sha \
+	tests/fuzz/corpus/auditd/pin-failure \
+	tests/fuzz/corpus/auditd/refusal \
+	tests/fuzz/corpus/auditd/sign-ecdsa-checked \
+	tests/fuzz/corpus/auditd/sign-pss-retry \
+	tests/fuzz/corpus/auditd/withheld
+EXTRA_DIST += tests/fuzz/fuzz_auditd.c tests/fuzz/auditd.dict $(FUZZ_SEEDS_AUDITD)
+dist_check_SCRIPTS += tests/fuzz/run-fuzz-auditd.sh
+TESTS += tests/fuzz/run-fuzz-auditd.sh
+
+if HAVE_CLANG
+FUZZ_TARGETS += tests/fuzz/fuzz_auditd
+FUZZ_AUDITD_SRC = $(srcdir)/tests/fuzz/fuzz_auditd.c $(srcdir)/audit/protocol.c $(srcdir)/audit/record.c \
+	$(srcdir)/audit/proof.c $(srcdir)/audit/chain.c
+tests/fuzz/fuzz_auditd: $(FUZZ_AUDITD_SRC) $(srcdir)/audit/audit.h $(srcdir)/audit/internal.h \
+		$(srcdir)/audit/protocol.h $(srcdir)/audit/proof.h config.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) $(FUZZ_AUDITD_SRC) $(JSONC_LIBS) $(OPENSSL_LIBS) -o $@
+
+tests/fuzz/run-fuzz-auditd.log: tests/fuzz/fuzz_auditd
+endif

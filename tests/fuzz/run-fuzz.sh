@@ -10,6 +10,8 @@ builddir=${KYSO_BUILDDIR:-$here/../..}
 srcdir=${KYSO_SRCDIR:-$here/../..}
 bin=$builddir/tests/fuzz/fuzz_$name
 seeds=$srcdir/tests/fuzz/corpus/$name
+dict=()
+[ -f "$srcdir/tests/fuzz/$name.dict" ] && dict=(-dict="$srcdir/tests/fuzz/$name.dict")
 
 if [ ! -x "$bin" ]; then
     echo "SKIP: $bin not built (needs clang with libFuzzer)"
@@ -22,5 +24,5 @@ trap 'rm -rf "$work"' EXIT
 # count as a skip.
 "$bin" -runs="${KYSO_FUZZ_RUNS:-200000}" -max_total_time="${KYSO_FUZZ_TIME:-20}" \
     -error_exitcode=1 -timeout_exitcode=1 -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$builddir/tests/fuzz/crash-$name-" \
+    -artifact_prefix="$builddir/tests/fuzz/crash-$name-" "${dict[@]}" \
     "$work" "$seeds"

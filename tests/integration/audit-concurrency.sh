@@ -39,7 +39,7 @@ for p in $(seq "$procs"); do received+=(--received "$TEST_TMP/received.$p"); don
 "$bin/audit_logcheck" --exact "${received[@]}" "$KYSO_AUDIT_LOG" >"$TEST_TMP/logcheck.out" 2>&1
 status=$?
 cat "$TEST_TMP/logcheck.out" >>"$TEST_LOG"
-read -r _ records _ sign_ok < <(head -n 1 "$TEST_TMP/logcheck.out")
+read -r _ records _ sign_ok _ < <(head -n 1 "$TEST_TMP/logcheck.out")
 echo "# the log: ${records:-?} records, ${sign_ok:-?} of them sign/CKR_OK"
 check "every received signature has exactly one sign/CKR_OK record of its process, none more" \
     test "$status" -eq 0 -a "${sign_ok:-0}" -eq "$want"

@@ -12,6 +12,12 @@
  *   audit_client trickle SOCKET SECONDS JSON  sends a request a byte every 100 ms; exit 0 if
  *                                           the daemon hung up before it was complete
  *   audit_client oversize SOCKET            announces a 1 MiB request; exit 0 if refused
+ *   audit_client hold-many SOCKET N SECONDS  N connections that send nothing, held SECONDS;
+ *                                           prints "held H busy B" (B answered busy at once)
+ *   audit_client exec-after SOCKET JSON MS  connects, waits MS, then executes cat(1), which
+ *                                           sends the request; prints its request id
+ * A request without "request" gets a fresh id (32 hex digits), as the
+ * module's do; one with "request":"" is sent without any.
  */
 #include "config.h"
 
@@ -134,6 +140,37 @@ static bool wait_hangup(int fd, long long deadline)
     }
 }
 
+/* json with a fresh request id after its '{' (malloc'd), unless it has
+ * one; "request":"" is taken out instead. */
+static char *with_id(const char *json)
+{
+    static const char none[] = "\"request\":\"\",";
+    const char *empty = strstr(json, none);
+    char *out = malloc(strlen(json) + 64);
+    if (!out)
+        abort();
+    if (empty) {
+        size_t head = (size_t)(empty - json);
+        memcpy(out, json, head);
+        strcpy(out + head, empty + sizeof(none) - 1);
+        return out;
+    }
+    if (json[0] != '{' || strstr(json, "\"request\"")) {
+        strcpy(out, json);
+        return out;
+    }
+    uint8_t id[16];
+    FILE *r = fopen("/dev/urandom", "rb");
+    if (!r || fread(id, 1, sizeof(id), r) != sizeof(id))
+        abort();
+    fclose(r);
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    sprintf(out, "{\"request\":\"%s\"%s%s", hex, json[1] == '}' ? "" : ",", json + 1);
+    return out;
+}
+
 static int cmd_wait(const char *path, int seconds)
 {
     long long deadline = now_ms() + seconds * 1000LL;
@@ -160,7 +197,9 @@ static int cmd_send(const char *path, const char *json)
     }
     /* A daemon that refuses at once may have answered and closed before
      * the request went out: its answer is still there to read. */
-    bool sent = send_frame(fd, json);
+    char *req = with_id(json);
+    bool sent = send_frame(fd, req);
+    free(req);
     char *answer = recv_frame(fd, sent ? 30000 : 1000);
     close(fd);
     printf("%s\n", answer ? answer : "no answer");
@@ -182,9 +221,12 @@ static int cmd_burst(const char *path, int n, const char *json)
             return 2;
         }
     }
-    for (int i = 0; i < n; i++)
-        if (!send_frame(fds[i], json))
+    for (int i = 0; i < n; i++) {
+        char *req = with_id(json);
+        if (!send_frame(fds[i], req))
             rc = 2;
+        free(req);
+    }
     for (int i = 0; i < n; i++) {
         char *answer = recv_frame(fds[i], 30000);
         const char *seq = answer ? strstr(answer, "\"seq\":") : NULL;
@@ -222,6 +264,8 @@ static int cmd_trickle(const char *path, int seconds, const char *json)
         printf("cannot connect: %s\n", strerror(errno));
         return 2;
     }
+    char *req = with_id(json);
+    json = req;
     size_t len = strlen(json);
     size_t total = len + 4;
     uint8_t *frame = malloc(total);
@@ -241,8 +285,74 @@ static int cmd_trickle(const char *path, int seconds, const char *json)
     }
     printf("%lld\n", now_ms() - start);
     free(frame);
+    free(req);
     close(fd);
     return rc;
+}
+
+static int cmd_hold_many(const char *path, int n, int seconds)
+{
+    int *fds = calloc((size_t)n, sizeof(*fds));
+    int held = 0, busy = 0;
+    if (!fds)
+        return 2;
+    for (int i = 0; i < n; i++)
+        fds[i] = connect_to(path);
+    /* A connection refused for want of room is answered at once. */
+    usleep(300 * 1000);
+    for (int i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        char buf[256];
+        ssize_t got = recv(fds[i], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        if (got > 0) {
+            buf[got] = '\0';
+            /* (past the 4-byte length, whose first bytes are 0) */
+            busy += got > 4 && strstr(buf + 4, "\"busy\":true") != NULL;
+            close(fds[i]);
+            fds[i] = -1;
+        } else if (got == 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        } else {
+            held++;
+        }
+    }
+    printf("held %d busy %d\n", held, busy);
+    fflush(stdout);
+    sleep((unsigned)seconds);
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    return 0;
+}
+
+/* The process that connected is not the one that sends: cat(1) writes
+ * the framed request to the socket. */
+static int cmd_exec_after(const char *path, const char *json, int ms)
+{
+    char *req = with_id(json);
+    const char *id = strstr(req, "\"request\":\"");
+    printf("%.32s\n", id ? id + 11 : "none");
+    fflush(stdout);
+    char file[] = "/tmp/kyso-audit-client.XXXXXX";
+    int tmp = mkstemp(file);
+    size_t len = strlen(req);
+    uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
+    if (tmp < 0 || write(tmp, hdr, 4) != 4 || write(tmp, req, len) != (ssize_t)len)
+        return 2;
+    close(tmp);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0); /* kept across exec */
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+        return 2;
+    usleep((useconds_t)ms * 1000);
+    if (dup2(fd, STDOUT_FILENO) < 0)
+        return 2;
+    execl("/bin/cat", "cat", file, (char *)NULL);
+    return 2;
 }
 
 static int cmd_oversize(const char *path)
@@ -273,6 +383,10 @@ int main(int argc, char **argv)
         return cmd_trickle(argv[2], atoi(argv[3]), argv[4]);
     if (argc == 3 && strcmp(argv[1], "oversize") == 0)
         return cmd_oversize(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "hold-many") == 0)
+        return cmd_hold_many(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (argc == 5 && strcmp(argv[1], "exec-after") == 0)
+        return cmd_exec_after(argv[2], argv[3], atoi(argv[4]));
     fprintf(stderr, "usage: see the comment at the top of audit_client.c\n");
     return 64;
 }

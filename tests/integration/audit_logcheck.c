@@ -2,7 +2,8 @@
  * (audit-*.sh): every line a JSON record, sequence numbers 1..K without
  * gap or repeat, and the "sign" records with outcome CKR_OK matched
  * against what signing processes say they received (audit_signer
- * --received).
+ * --received). A sign record that a later "withheld" record takes back
+ * (ref_seq) counts as not signed: its signature was never released.
  *
  *   audit_logcheck [--received FILE [--exact]]... LOG...
  *       For each FILE (lines "pid P", each followed by the SHA-256 of
@@ -33,6 +34,7 @@
 struct signed_rec {
     char sha[65];
     long pid;
+    uint64_t seq;
     int seen; /* claimed by a received line */
 };
 
@@ -91,7 +93,8 @@ int main(int argc, char **argv)
     if (nlogs == 0)
         return 2;
 
-    size_t cap = 1024, nsigned = 0;
+    size_t cap = 1024, nsigned = 0, nwithheld = 0, wcap = 64;
+    uint64_t *withheld = malloc(wcap * sizeof(*withheld));
     struct signed_rec *recs = malloc(cap * sizeof(*recs));
     char *line = malloc(AUDIT_MAX_LINE + 2);
     uint64_t records = 0, expect_seq = 1;
@@ -123,7 +126,14 @@ int main(int argc, char **argv)
             records++;
             const char *event = str_field(o, "event"), *outcome = str_field(o, "outcome"),
                        *sha = str_field(o, "input_sha256");
-            json_object *pid;
+            json_object *pid, *ref;
+            if (event && strcmp(event, "withheld") == 0 && json_object_object_get_ex(o, "ref_seq", &ref)) {
+                if (nwithheld == wcap) {
+                    wcap *= 2;
+                    withheld = realloc(withheld, wcap * sizeof(*withheld));
+                }
+                withheld[nwithheld++] = (uint64_t)json_object_get_int64(ref);
+            }
             if (event && strcmp(event, "sign") == 0 && outcome && strcmp(outcome, "CKR_OK") == 0) {
                 if (!sha || strlen(sha) != 64 || !json_object_object_get_ex(o, "pid", &pid)) {
                     printf("%s line %zu: a sign record without input_sha256 or pid\n", logs[f], lineno);
@@ -135,6 +145,7 @@ int main(int argc, char **argv)
                     }
                     memcpy(recs[nsigned].sha, sha, 65);
                     recs[nsigned].pid = (long)json_object_get_int64(pid);
+                    recs[nsigned].seq = s;
                     recs[nsigned].seen = 0;
                     nsigned++;
                 }
@@ -143,8 +154,20 @@ int main(int argc, char **argv)
         }
         fclose(in);
     }
+    /* Net of the withheld ones. */
+    size_t kept = 0;
+    for (size_t i = 0; i < nsigned; i++) {
+        bool taken_back = false;
+        for (size_t w = 0; w < nwithheld && !taken_back; w++)
+            taken_back = withheld[w] == recs[i].seq;
+        if (!taken_back)
+            recs[kept++] = recs[i];
+    }
+    size_t nheld = nsigned - kept;
+    nsigned = kept;
+    free(withheld);
     qsort(recs, nsigned, sizeof(*recs), by_sha);
-    printf("records %" PRIu64 " sign_ok %zu\n", records, nsigned);
+    printf("records %" PRIu64 " sign_ok %zu withheld %zu\n", records, nsigned, nheld);
 
     for (size_t r = 0; r < nrec; r++) {
         /* One or more processes' lines: "pid P", then P's hashes. */

@@ -6,6 +6,7 @@
  *
  *   audit_signer [--threads M] [--count N] [--received FILE] [--ready FILE]
  *                [--expect CKR_...] [--until-fail] [--audit-off]
+ *                [--any] [--seconds S] [--latency]
  *
  *   --threads M      M threads, each in its own session (default 1)
  *   --count N        signatures per thread (default 1; 0: until killed)
@@ -19,6 +20,17 @@
  *                    the call, must be untouched and the length unchanged
  *   --until-fail     stop at the first C_Sign that is not CKR_OK (which
  *                    must then be the --expect one): "signed S" before it
+ *   --any            any failure is accepted (faults are being injected),
+ *                    its output buffer still untouched; a thread whose
+ *                    session or login went (card pulled, pcscd restarted)
+ *                    opens a session and logs in again
+ *   --seconds S      threads stop signing after S seconds
+ *   --latency        a further thread calls functions that make no record
+ *                    (C_GetTokenInfo, C_SignInit and its cancel) every
+ *                    10 ms; prints a second line "sign_max_ms A probe_max_ms
+ *                    B recovered_max_ms C": the longest signature call, the
+ *                    longest of those calls, and the longest time from a
+ *                    thread's first failure to its next signature
  *
  * Every signature received is checked with OpenSSL against the
  * certificate. Prints "pid P signed S failed F wrong W" (W: results that
@@ -33,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -47,9 +60,13 @@ static const char *received_path;
 static int received_fd = -1;
 static CK_RV expect = CKR_OK;
 static bool until_fail;
+static bool any_rv;
+static long seconds;
 static atomic_bool stop;
+static atomic_long sign_max_us, probe_max_us, recovered_max_us;
+static long long started_us;
 static CK_SLOT_ID slot;
-static CK_OBJECT_HANDLE key;
+static _Atomic CK_OBJECT_HANDLE key;
 static EVP_PKEY *pub;
 
 struct worker {
@@ -90,24 +107,108 @@ static void record_received(const uint8_t *msg, size_t len)
         perror(received_path);
 }
 
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void note_max(atomic_long *max, long long v)
+{
+    long cur = atomic_load(max);
+    while (v > cur && !atomic_compare_exchange_weak(max, &cur, (long)v))
+        ;
+}
+
+static bool time_is_up(void)
+{
+    return atomic_load(&stop) || (seconds && now_us() - started_us > seconds * 1000000LL);
+}
+
+/* After a card pull or a pcscd restart: a session again, logged in (any
+ * session's login counts for all), and the key's handle anew. */
+static bool reconnect(CK_SESSION_HANDLE *h)
+{
+    F->C_CloseSession(*h);
+    *h = CK_INVALID_HANDLE;
+    CK_SLOT_ID slots[8];
+    CK_ULONG n = 8;
+    if (F->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK || n == 0)
+        return false;
+    slot = slots[0];
+    if (F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, h) != CKR_OK)
+        return false;
+    CK_RV rv = F->C_Login(*h, CKU_USER, (CK_UTF8CHAR_PTR)p11c_pin(), strlen(p11c_pin()));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+        return false;
+    CK_OBJECT_HANDLE k = p11c_find(*h, CKO_PRIVATE_KEY, ID_9A);
+    if (k)
+        atomic_store(&key, k);
+    return k != 0;
+}
+
+static bool session_lost(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED ||
+           rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID ||
+           rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_DEVICE_ERROR || rv == CKR_TOKEN_NOT_RECOGNIZED;
+}
+
+static void *probe_main(void *arg)
+{
+    (void)arg;
+    CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+    while (!time_is_up()) {
+        long long t0 = now_us();
+        CK_TOKEN_INFO info;
+        CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+        (void)F->C_GetTokenInfo(slot, &info);
+        if (h == CK_INVALID_HANDLE && F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h) != CKR_OK)
+            h = CK_INVALID_HANDLE;
+        if (h != CK_INVALID_HANDLE) {
+            CK_RV rv = F->C_SignInit(h, &m, atomic_load(&key));
+            if (rv == CKR_OK)
+                F->C_SessionCancel(h, CKF_SIGN);
+            else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
+                h = CK_INVALID_HANDLE;
+        }
+        note_max(&probe_max_us, now_us() - t0);
+        usleep(10 * 1000);
+    }
+    if (h != CK_INVALID_HANDLE)
+        F->C_CloseSession(h);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     CK_SESSION_HANDLE h;
+    long long failing_since = 0;
     CK_RV rv = F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
     if (rv != CKR_OK) {
         fprintf(stderr, "audit_signer: thread %d: C_OpenSession: %s\n", w->index, p11c_rv_name(rv));
         w->wrong++;
         return NULL;
     }
-    for (long i = 0; (w->count == 0 || i < w->count) && !atomic_load(&stop); i++) {
+    for (long i = 0; (w->count == 0 || i < w->count) && !time_is_up(); i++) {
         char msg[128];
         int n = snprintf(msg, sizeof(msg), "kyso audit test pid %d thread %d signature %ld", (int)getpid(), w->index,
                          i);
         uint8_t sig[256];
         memset(sig, 0xA5, sizeof(sig));
         CK_ULONG len = sizeof(sig);
-        rv = p11c_sign(h, key, CKM_ECDSA_SHA256, false, (const uint8_t *)msg, (size_t)n, sig, &len);
+        long long t0 = now_us();
+        rv = p11c_sign(h, atomic_load(&key), CKM_ECDSA_SHA256, false, (const uint8_t *)msg, (size_t)n, sig, &len);
+        long long t1 = now_us();
+        note_max(&sign_max_us, t1 - t0);
+        if (rv == CKR_OK && failing_since) {
+            note_max(&recovered_max_us, t1 - failing_since);
+            failing_since = 0;
+        } else if (rv != CKR_OK && !failing_since) {
+            failing_since = t0;
+        }
         if (rv == CKR_OK) {
             record_received((const uint8_t *)msg, (size_t)n);
             w->signed_ok++;
@@ -121,7 +222,7 @@ static void *worker_main(void *arg)
             bool untouched = len == sizeof(sig);
             for (size_t k = 0; k < sizeof(sig); k++)
                 untouched = untouched && sig[k] == 0xA5;
-            if (rv != expect || !untouched) {
+            if ((rv != expect && !any_rv) || !untouched) {
                 fprintf(stderr, "audit_signer: thread %d signature %ld: %s (expected %s)%s\n", w->index, i,
                         p11c_rv_name(rv), p11c_rv_name(expect),
                         untouched ? "" : "; the output buffer or its length was written");
@@ -130,6 +231,10 @@ static void *worker_main(void *arg)
             if (until_fail) {
                 atomic_store(&stop, true);
                 break;
+            }
+            if (any_rv && session_lost(rv)) {
+                while (!time_is_up() && !reconnect(&h))
+                    usleep(50 * 1000);
             }
         }
     }
@@ -142,6 +247,7 @@ int main(int argc, char **argv)
     int threads = 1;
     long count = 1;
     const char *ready = NULL;
+    bool latency = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -158,6 +264,12 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--until-fail") == 0)
             until_fail = true;
+        else if (strcmp(argv[i], "--any") == 0)
+            any_rv = true;
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = atol(argv[++i]);
+        else if (strcmp(argv[i], "--latency") == 0)
+            latency = true;
         else {
             fprintf(stderr, "audit_signer: unknown argument %s\n", argv[i]);
             return 2;
@@ -203,6 +315,12 @@ int main(int argc, char **argv)
             close(fd);
     }
 
+    started_us = now_us();
+    pthread_t prober;
+    if (latency && pthread_create(&prober, NULL, probe_main, NULL) != 0) {
+        perror("pthread_create");
+        return 1;
+    }
     struct worker w[MAX_THREADS];
     for (int i = 0; i < threads; i++) {
         w[i] = (struct worker){ .index = i, .count = count };
@@ -218,6 +336,9 @@ int main(int argc, char **argv)
         failed += w[i].failed;
         wrong += w[i].wrong;
     }
+    atomic_store(&stop, true);
+    if (latency)
+        pthread_join(prober, NULL);
     F->C_Logout(login);
     F->C_CloseSession(login);
     F->C_Finalize(NULL);
@@ -225,5 +346,8 @@ int main(int argc, char **argv)
     if (received_fd >= 0)
         close(received_fd);
     printf("pid %d signed %ld failed %ld wrong %ld\n", (int)getpid(), ok, failed, wrong);
+    if (latency)
+        printf("sign_max_ms %ld probe_max_ms %ld recovered_max_ms %ld\n", atomic_load(&sign_max_us) / 1000,
+               atomic_load(&probe_max_us) / 1000, atomic_load(&recovered_max_us) / 1000);
     return wrong ? 1 : 0;
 }

@@ -47,10 +47,12 @@ tests/integration/module-stress.log: tests/integration/module_stress pkcs11/kyso
 INTEGRATION_TESTS += tests/integration/vtoken-vgca.sh
 # kyso-auditd with real signatures through the module; audit_client speaks
 # (and breaks) the daemon's wire format.
-INTEGRATION_TESTS += tests/integration/audit-daemon.sh
+INTEGRATION_TESTS += tests/integration/audit-daemon.sh tests/integration/audit-daemon-claims.sh
+EXTRA_DIST += tests/integration/auditd_lib.sh
 check_PROGRAMS += tests/integration/audit_client
 tests_integration_audit_client_SOURCES = tests/integration/audit_client.c
-tests/integration/audit-daemon.log: tests/integration/audit_client tools/kyso-auditd tools/kyso pkcs11/kyso-pkcs11.la
+tests/integration/audit-daemon.log tests/integration/audit-daemon-claims.log: tests/integration/audit_client \
+	tools/kyso-auditd tools/kyso pkcs11/kyso-pkcs11.la
 
 # The audit trail (audit/, kyso-pkcs11.so's records): acceptance tests.
 # audit-mutation: random damage to a log is always found (no token);
@@ -85,4 +87,8 @@ tests/integration/audit-crash.log: $(AUDIT_MODULE_TEST_DEPS)
 tests/integration/audit-fail-closed.log: $(AUDIT_MODULE_TEST_DEPS)
 tests/integration/audit-rotate.log: $(AUDIT_MODULE_TEST_DEPS)
 tests/integration/audit-fork.log: $(AUDIT_MODULE_TEST_DEPS) tests/integration/audit_fork
+# Faults under 16 signing threads through kyso-auditd: the daemon paused
+# and killed, pcscd killed, the card pulled; signatures received = records.
+INTEGRATION_TESTS += tests/integration/audit-faults.sh
+tests/integration/audit-faults.log: $(AUDIT_MODULE_TEST_DEPS) tools/kyso-auditd tests/integration/audit_client
 INTEGRATION_TESTS += tests/integration/audit-report.sh

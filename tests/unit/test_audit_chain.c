@@ -692,22 +692,32 @@ static void test_recovery_adopts(void **state)
     read_state(fx->state, &st);
     assert_int_equal(st.next_seq, 6);
 
-    if (writer_append(fx->log, 200, 1, err, sizeof(err)) != 0) /* record 10 */
+    /* Nobody was told records 6..9 are durable: each is adopted and
+     * withheld (10..13, repeating what they were), then record 14. */
+    if (writer_append(fx->log, 200, 1, err, sizeof(err)) != 0)
         fail_msg("the writer did not adopt the records past its state: %s", err);
-    expect_ok(fx, 10);
+    expect_ok(fx, 14);
     read_state(fx->state, &st);
-    assert_int_equal(st.next_seq, 11);
+    assert_int_equal(st.next_seq, 15);
     assert_int_equal(st.log_size, (uint64_t)file_size(fx->log));
     /* The adopted records are unchanged (record 9 still has input 103). */
     struct lines l;
     lines_read(fx->log, &l);
     assert_non_null(memmem(l.at[8], l.size[8], "\"input_len\":103,", 16));
-    assert_non_null(memmem(l.at[9], l.size[9], "\"input_len\":200,", 16));
+    for (int i = 0; i < 4; i++) {
+        char ref[32], input[32];
+        snprintf(ref, sizeof(ref), "\"ref_seq\":%d", 6 + i);
+        snprintf(input, sizeof(input), "\"input_len\":%d,", 100 + i);
+        assert_non_null(memmem(l.at[9 + i], l.size[9 + i], "\"event\":\"withheld\"", 18));
+        assert_non_null(memmem(l.at[9 + i], l.size[9 + i], ref, strlen(ref)));
+        assert_non_null(memmem(l.at[9 + i], l.size[9 + i], input, strlen(input)));
+    }
+    assert_non_null(memmem(l.at[13], l.size[13], "\"input_len\":200,", 16));
     free(l.buf);
 
     /* Rotation recovers the same way. */
     copy_file(fx->state, saved);
-    assert_int_equal(writer_append(fx->log, 300, 2, err, sizeof(err)), 0); /* 11, 12 */
+    assert_int_equal(writer_append(fx->log, 300, 2, err, sizeof(err)), 0); /* 15, 16 */
     copy_file(saved, fx->state);
     char archive[160];
     snprintf(archive, sizeof(archive), "%s/audit.log.1", fx->dir);
@@ -719,7 +729,7 @@ static void test_recovery_adopts(void **state)
     const char *files[] = { archive, fx->log };
     struct audit_verify_result res;
     assert_int_equal(audit_verify_files(files, 2, fx->key0, NULL, &res), 0);
-    assert_int_equal(res.records, 13);
+    assert_int_equal(res.records, 19); /* 15, 16 withheld in the archive (17, 18), then log_continue */
 }
 
 /* The writer was killed in the middle of a record: the incomplete line
@@ -763,7 +773,7 @@ static void test_recovery_drops_incomplete_line(void **state)
     assert_int_equal(fclose(f), 0);
     if (writer_append(fx->log, 70, 1, err, sizeof(err)) != 0)
         fail_msg("the writer did not recover: %s", err);
-    expect_ok(fx, 10);
+    expect_ok(fx, 13); /* 7..9 adopted and withheld (10..12), then 13 */
 }
 
 /* A record past the state that does not verify with the state's key: not
@@ -874,7 +884,7 @@ static void test_damaged_state(void **state)
     write_file(fx->state, torn, len);
     if (writer_append(fx->log, 12, 1, err, sizeof(err)) != 0)
         fail_msg("a torn state write was not survived: %s", err);
-    expect_ok(fx, 7);
+    expect_ok(fx, 8); /* record 6 adopted and withheld (7), then 8 */
 
     /* Both slots damaged. */
     memcpy(torn, orig, len);
@@ -893,7 +903,7 @@ static void test_damaged_state(void **state)
     struct audit_writer *w;
     assert_int_not_equal(audit_writer_open(fx->log, &w, err, sizeof(err)), 0);
     assert_int_equal(file_size(fx->log), size);
-    expect_ok(fx, 7);
+    expect_ok(fx, 8);
     free(torn);
     free(orig);
 }

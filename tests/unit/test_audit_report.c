@@ -1103,6 +1103,46 @@ static void test_key_limit(void **state)
     audit_report_free(rep);
 }
 
+/* A "withheld" record takes its signature off the counts: the signature
+ * was recorded, then never released. */
+static void test_withheld(void **state)
+{
+    (void)state;
+    struct audit_period p;
+    char err[300];
+    assert_int_equal(audit_period_parse("2026", &p, err, sizeof(err)), 0);
+    struct audit_report *rep = audit_report_new(&p);
+    struct audit_parser *parser = audit_parser_new();
+    assert_non_null(rep);
+    static const char *const lines[] = {
+        "{\"seq\":2,\"time\":\"2026-05-05T00:00:00.000Z\",\"event\":\"sign\",\"program\":\"p\",\"token\":\"T1\","
+        "\"outcome\":\"CKR_OK\"}",
+        "{\"seq\":3,\"time\":\"2026-05-05T00:00:01.000Z\",\"event\":\"sign\",\"program\":\"p\",\"token\":\"T1\","
+        "\"outcome\":\"CKR_OK\"}",
+        "{\"seq\":4,\"time\":\"2026-05-05T00:00:02.000Z\",\"event\":\"withheld\",\"of\":\"sign\",\"ref_seq\":3,"
+        "\"program\":\"p\",\"token\":\"T1\",\"outcome\":\"CKR_OK\"}",
+        "{\"seq\":5,\"time\":\"2026-05-05T00:00:03.000Z\",\"event\":\"withheld\",\"of\":\"decrypt\",\"ref_seq\":1,"
+        "\"program\":\"p\",\"token\":\"T1\",\"outcome\":\"CKR_OK\"}",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        struct audit_record rec;
+        const char *why;
+        assert_int_equal(audit_parser_parse(parser, lines[i], strlen(lines[i]), &rec, &why), 0);
+        audit_report_add(rep, &rec);
+    }
+    const struct audit_report_totals *t = audit_report_totals(rep);
+    assert_int_equal(t->signed_ok, 1);
+    assert_int_equal(t->withheld, 1);
+    struct audit_report_counts c;
+    assert_true(audit_report_get(rep, AUDIT_T_TOKEN, "T1", NULL, NULL, &c));
+    assert_int_equal(c.signed_ok, 1);
+    assert_int_equal(c.withheld, 1);
+    assert_int_equal(c.records, 4);
+    assert_true(audit_event_known("withheld"));
+    audit_parser_free(parser);
+    audit_report_free(rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1114,7 +1154,7 @@ int main(void)
         cmocka_unit_test(test_report_outputs), cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_unreadable),     cmocka_unit_test(test_lines_and_tail),
         cmocka_unit_test(test_tail_large),     cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_key_limit),
+        cmocka_unit_test(test_key_limit),      cmocka_unit_test(test_withheld),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

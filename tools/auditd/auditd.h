@@ -27,6 +27,7 @@ struct auditd_options {
     ino_t socket_ino;
     int batch_ms;                  /* how long the first record of a batch may wait */
     int max_clients;               /* connections held at once (each holds one record at most) */
+    int max_per_user;              /* of them, held by one user at once */
     int client_timeout_ms;         /* for the whole request, from the connection */
     uint64_t rotate_size;          /* 0: never; else rotate once the log reaches it */
 };

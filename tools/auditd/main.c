@@ -4,7 +4,8 @@
  * identity taken from the kernel (audit/README.md, server.c).
  *
  *   kyso-auditd [--log FILE] [--socket PATH] [--foreground] [--batch-ms N]
- *               [--max-clients N] [--rotate-size BYTES] [--client-timeout MS]
+ *               [--max-clients N] [--max-per-user N] [--rotate-size BYTES]
+ *               [--client-timeout MS]
  *
  * The socket is systemd's when the daemon is started by socket activation
  * (LISTEN_PID/LISTEN_FDS, fd 3), else it is made at PATH (mode 0666: any
@@ -88,13 +89,15 @@ void auditd_error(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fputs("usage: kyso-auditd [--log FILE] [--socket PATH] [--foreground] [--batch-ms N]\n"
-          "                   [--max-clients N] [--rotate-size BYTES] [--client-timeout MS]\n"
+          "                   [--max-clients N] [--max-per-user N] [--rotate-size BYTES]\n"
+          "                   [--client-timeout MS]\n"
           "  --log FILE          the audit log, made by `kyso audit init` (" DEFAULT_LOG ")\n"
           "  --socket PATH       where clients connect (" AUDIT_DEFAULT_SOCKET "); a socket\n"
           "                      passed by systemd socket activation is used instead\n"
           "  --foreground        do not detach (systemd, tests)\n"
           "  --batch-ms N        how long a record may wait for others to share its flush (2)\n"
           "  --max-clients N     connections held at once; more are answered busy (128)\n"
+          "  --max-per-user N    of them, held by one user (half of --max-clients)\n"
           "  --rotate-size BYTES rotate the log to FILE.<UTC time> once it is this large\n"
           "                      (suffix K, M or G; default: never)\n"
           "  --client-timeout MS how long a client has to send its request (2000)\n",
@@ -322,6 +325,7 @@ int main(int argc, char **argv)
         { "foreground", no_argument, NULL, 'f' },
         { "batch-ms", required_argument, NULL, 'b' },
         { "max-clients", required_argument, NULL, 'm' },
+        { "max-per-user", required_argument, NULL, 'u' },
         { "rotate-size", required_argument, NULL, 'r' },
         { "client-timeout", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
@@ -360,6 +364,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             opt.max_clients = (int)v;
+            break;
+        case 'u':
+            if (!parse_number(optarg, 1, 4096, &v)) {
+                auditd_error("--max-per-user takes a number, 1 to 4096");
+                return 2;
+            }
+            opt.max_per_user = (int)v;
             break;
         case 't':
             if (!parse_number(optarg, 100, 600000, &v)) {
@@ -410,6 +421,8 @@ int main(int argc, char **argv)
         goto out;
     }
     opt.log_path = log_path;
+    if (opt.max_per_user == 0 || opt.max_per_user > opt.max_clients)
+        opt.max_per_user = opt.max_clients > 1 ? opt.max_clients / 2 : 1;
     if (!enough_descriptors(opt.max_clients))
         goto out;
     lfd = activated_socket();
