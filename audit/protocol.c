@@ -24,11 +24,11 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -412,17 +412,34 @@ static int64_t realtime_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* From the kernel, not OpenSSL's generator: this runs outside the
+ * module's locks, and a fork while another thread is inside OpenSSL's
+ * generator would leave its lock taken in the child. */
+bool audit_request_id_new(char out[AUDIT_REQUEST_ID_LEN + 1])
+{
+    uint8_t id[AUDIT_REQUEST_ID_LEN / 2];
+    size_t got = 0;
+    while (got < sizeof(id)) {
+        ssize_t n = getrandom(id + got, sizeof(id) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    audit_hex(id, sizeof(id), out);
+    return true;
+}
+
 enum audit_client_result audit_daemon_submit(const char *socket_path, const struct audit_event *ev,
                                              int timeout_ms, struct audit_receipt *receipt, char *err,
                                              size_t errlen)
 {
-    uint8_t id[AUDIT_REQUEST_ID_LEN / 2];
     memset(receipt, 0, sizeof(*receipt));
-    if (RAND_bytes(id, sizeof(id)) != 1) {
+    if (!audit_request_id_new(receipt->request)) {
         snprintf(err, errlen, "no randomness for the request id");
         return AUDIT_NOT_WRITTEN;
     }
-    audit_hex(id, sizeof(id), receipt->request);
     int64_t deadline = mono_ms() + timeout_ms, expires = realtime_ms() + timeout_ms;
     bool sent_once = false;
     int backoff = 5;

@@ -39,6 +39,9 @@ void audit_request_free(struct audit_request *req);
  * false for anything else or more than cap bytes. */
 bool audit_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t cap, size_t *out_len);
 
+/* A fresh request id: 32 lowercase hex digits of kernel randomness. */
+bool audit_request_id_new(char out[AUDIT_REQUEST_ID_LEN + 1]);
+
 /* 4-byte big-endian length, then the bytes; with a deadline in ms. */
 int audit_frame_send(int fd, const char *text, size_t len, int timeout_ms);
 char *audit_frame_recv(int fd, size_t *len, int timeout_ms);            /* free() */

@@ -10,7 +10,6 @@
  * next record, at C_Finalize or when the module is unloaded. */
 #include "config.h"
 
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,12 +190,10 @@ int audit_submit(const struct audit_event *ev, struct audit_receipt *receipt, ch
     if (strcmp(s, "off") == 0)
         return 0;
     if (strncmp(s, "file:", 5) == 0 && s[5]) {
-        uint8_t id[AUDIT_REQUEST_ID_LEN / 2];
-        if (RAND_bytes(id, sizeof(id)) != 1) {
+        if (!audit_request_id_new(receipt->request)) {
             snprintf(err, errlen, "no randomness for the request id");
             return -1;
         }
-        audit_hex(id, sizeof(id), receipt->request);
         struct audit_event e = *ev;
         e.request = receipt->request;
         return file_append(s + 5, &e, &receipt->seq, err, errlen);

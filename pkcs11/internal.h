@@ -16,6 +16,7 @@
 #define KYSO_PKCS11_INTERNAL_H
 
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -131,7 +132,7 @@ struct p11_slot {
     uint32_t next_session;
     struct p11_secret_object secrets[P11_MAX_SECRETS];
     /* C_WaitForSlotEvent: an event not yet reported */
-    bool event_pending;
+    atomic_bool event_pending;     /* set under the slot or the module lock */
     /* Records to make once the lock is released (p11_audit_note). */
     struct p11_record *notes;
 };
@@ -161,6 +162,10 @@ CK_RV p11_check_initialized(void);
 CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **session);
 CK_RV p11_slot_get(CK_SLOT_ID id, struct p11_slot **slot); /* locks the slot */
 void p11_slot_unlock(struct p11_slot *slot);
+/* Around fork(): the C_WaitForSlotEvent waiter leaves pcsc-lite and its
+ * lock until resumed (module.c's fork handlers). */
+void p11_slot_wait_pause(void);
+void p11_slot_wait_resume(void);
 CK_RV p11_rv_from_pcsc(int status);
 
 /* slot.c */

@@ -132,16 +132,18 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_U
     CK_RV rv = p11_session_get(hSession, &slot, &s);
     if (rv != CKR_OK)
         return rv;
-    p11_slot_unlock(slot);
+    /* With the slot locked: a fork (which takes every slot lock) never
+     * finds this thread inside OpenSSL's generator. */
     if (!pRandomData && ulRandomLen)
-        return CKR_ARGUMENTS_BAD;
-    for (CK_ULONG done = 0; done < ulRandomLen;) {
+        rv = CKR_ARGUMENTS_BAD;
+    for (CK_ULONG done = 0; rv == CKR_OK && done < ulRandomLen;) {
         int chunk = ulRandomLen - done > 1 << 20 ? 1 << 20 : (int)(ulRandomLen - done);
         if (RAND_bytes(pRandomData + done, chunk) != 1)
-            return CKR_FUNCTION_FAILED;
+            rv = CKR_FUNCTION_FAILED;
         done += (CK_ULONG)chunk;
     }
-    return CKR_OK;
+    p11_slot_unlock(slot);
+    return rv;
 }
 
 CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen)

@@ -32,15 +32,19 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* No thread of the parent is inside the module's PC/SC calls while it
  * forks: pcsc-lite's own locks would otherwise stay taken in the child,
- * whose C_Initialize then hangs. The module lock and every slot lock are
- * held across fork() (taken in that order, as everywhere else). */
+ * whose C_Initialize then hangs. Taken in this order: init_lock (no
+ * C_Initialize/C_Finalize in between), the C_WaitForSlotEvent waiter
+ * woken out of pcsc-lite and its wait lock, the module lock, every slot
+ * lock, the audit sink's; released in reverse. */
 static bool fork_locked;
 
 static void before_fork(void)
 {
+    pthread_mutex_lock(&init_lock);
     fork_locked = p11.initialized && p11.lock;
     if (!fork_locked)
         return;
+    p11_slot_wait_pause();
     p11_mutex_lock(p11.lock);
     for (size_t i = 0; i < p11.nslots; i++)
         p11_mutex_lock(p11.slots[i].lock);
@@ -49,13 +53,15 @@ static void before_fork(void)
 
 static void after_fork(void)
 {
-    if (!fork_locked)
-        return;
-    audit_sink_fork_done();
-    for (size_t i = p11.nslots; i-- > 0;)
-        p11_mutex_unlock(p11.slots[i].lock);
-    p11_mutex_unlock(p11.lock);
-    fork_locked = false;
+    if (fork_locked) {
+        audit_sink_fork_done();
+        for (size_t i = p11.nslots; i-- > 0;)
+            p11_mutex_unlock(p11.slots[i].lock);
+        p11_mutex_unlock(p11.lock);
+        p11_slot_wait_resume();
+        fork_locked = false;
+    }
+    pthread_mutex_unlock(&init_lock);
 }
 
 static void on_fork_child(void)

@@ -3,7 +3,9 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <winscard.h>
 
@@ -460,18 +462,39 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 /* ------------------------------------------------ C_WaitForSlotEvent */
 
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set while a fork is being prepared: the waiter leaves pcsc-lite and
+ * wait_lock until the fork is done (p11_slot_wait_pause). */
+static atomic_bool wait_paused;
 
-/* Reports (and clears) a pending event; module lock held. */
+/* Reports (and clears) a pending event; module lock held (event_pending
+ * is also set by a slot's thread under its slot lock: atomic). */
 static bool take_pending_event(CK_SLOT_ID *slot_id)
 {
     for (size_t i = 0; i < p11.nslots; i++) {
-        if (p11.slots[i].event_pending) {
-            p11.slots[i].event_pending = false;
+        if (atomic_exchange(&p11.slots[i].event_pending, false)) {
             *slot_id = i;
             return true;
         }
     }
     return false;
+}
+
+void p11_slot_wait_pause(void)
+{
+    atomic_store(&wait_paused, true);
+    /* A waiter blocked in pcsc-lite is woken until it lets go (a cancel
+     * sent just before it blocks would be lost: sent again). */
+    while (pthread_mutex_trylock(&wait_lock) != 0) {
+        pcsc_cancel(&p11.wait_ctx);
+        struct timespec ts = { 0, 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+void p11_slot_wait_resume(void)
+{
+    atomic_store(&wait_paused, false);
+    pthread_mutex_unlock(&wait_lock);
 }
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
@@ -526,9 +549,25 @@ CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pRese
         if (!pcsc_context_is_valid(&p11.wait_ctx))
             pcsc_context_establish(&p11.wait_ctx);
         int rc = pcsc_wait_change(&p11.wait_ctx, rs, n + 1, 0);
-        if (rc == PCSC_E_TIMEOUT && block)
+        if (rc == PCSC_E_TIMEOUT && block && !atomic_load(&wait_paused))
             rc = pcsc_wait_change(&p11.wait_ctx, rs, n + 1, PCSC_WAIT_FOREVER);
 
+        if (atomic_load(&wait_paused) && (rc == PCSC_E_CANCELLED || (block && rc == PCSC_E_TIMEOUT))) {
+            /* Another thread forks: out of the way until it is done, then
+             * wait again (the caller sees nothing of it). */
+            pthread_mutex_unlock(&wait_lock);
+            while (atomic_load(&wait_paused)) {
+                struct timespec ts = { 0, 1000000L };
+                nanosleep(&ts, NULL);
+            }
+            pthread_mutex_lock(&wait_lock);
+            p11_mutex_lock(p11.lock);
+            if (p11.finalizing) {
+                rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+                break;
+            }
+            continue;
+        }
         p11_mutex_lock(p11.lock);
         if (p11.finalizing || rc == PCSC_E_CANCELLED) {
             rv = CKR_CRYPTOKI_NOT_INITIALIZED;

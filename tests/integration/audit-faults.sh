@@ -77,12 +77,14 @@ check "paused daemon: calls that make no record were not held up (< $((1000 * sl
     test "$(field stop probe_max_ms)" -lt $((1000 * slow))
 
 # ---- 2. the daemon killed and started again, twice ----
-signer kill 12 || { echo "the signer did not log in"; exit 1; }
+signer kill 16 || { echo "the signer did not log in"; exit 1; }
+# Down longer than a record may wait: signatures in between fail closed.
+down=$(((timeout_ms + 1000) / 1000 + 1))
 for round in 1 2; do
     sleep 2
     kill -KILL "$fpid"
     wait "$fpid" 2>/dev/null
-    sleep 1
+    sleep "$down"
     start_daemon "faults$round" "$log" "$sock"
     fpid=$dpid
 done
@@ -90,7 +92,8 @@ check "killed daemon: the signer ends cleanly" finished kill
 balanced kill
 check "killed daemon: signatures received = net sign records, each with its own" test $? -eq 0
 summary kill
-check "killed daemon: signing went on after each restart" test "$(field kill recovered_max_ms)" -gt 0
+check "killed daemon: signatures failed closed while it was down" test "$(field kill failed)" -gt 0
+check "killed daemon: and signing went on after each restart" test "$(field kill recovered_max_ms)" -gt 0
 
 # ---- 3. pcscd killed and started again ----
 signer pcscd 10 || { echo "the signer did not log in"; exit 1; }

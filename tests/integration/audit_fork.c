@@ -38,12 +38,27 @@ static atomic_bool stop;
 static atomic_long parent_signed, parent_errors;
 static int parent_fd;
 
+/* This program's own OpenSSL calls do not run across its forks: a lock
+ * that OpenSSL 3 holds inside one (its method store's) would stay taken in
+ * the child, which is OpenSSL's to answer for, not the module's. */
+static pthread_mutex_t own_openssl = PTHREAD_MUTEX_INITIALIZER;
+static void own_openssl_lock(void)
+{
+    pthread_mutex_lock(&own_openssl);
+}
+static void own_openssl_unlock(void)
+{
+    pthread_mutex_unlock(&own_openssl);
+}
+
 static void hex_line(const char *msg, size_t len, char out[65])
 {
     static const char digits[] = "0123456789abcdef";
     uint8_t md[32];
     unsigned int n = 0;
+    own_openssl_lock();
     EVP_Digest(msg, len, md, &n, EVP_sha256(), NULL);
+    own_openssl_unlock();
     for (int i = 0; i < 32; i++) {
         out[2 * i] = digits[md[i] >> 4];
         out[2 * i + 1] = digits[md[i] & 15];
@@ -140,6 +155,7 @@ int main(int argc, char **argv)
         return 1;
     }
     p11c_watchdog(600);
+    pthread_atfork(own_openssl_lock, own_openssl_unlock, own_openssl_unlock);
     pthread_t t[2];
     for (long i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, signer, (void *)i);

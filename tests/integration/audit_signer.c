@@ -65,7 +65,7 @@ static long seconds;
 static atomic_bool stop;
 static atomic_long sign_max_us, probe_max_us, recovered_max_us;
 static long long started_us;
-static CK_SLOT_ID slot;
+static _Atomic CK_SLOT_ID slot; /* the token's, again after a reconnect */
 static _Atomic CK_OBJECT_HANDLE key;
 static EVP_PKEY *pub;
 
@@ -136,8 +136,8 @@ static bool reconnect(CK_SESSION_HANDLE *h)
     CK_ULONG n = 8;
     if (F->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK || n == 0)
         return false;
-    slot = slots[0];
-    if (F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, h) != CKR_OK)
+    atomic_store(&slot, slots[0]);
+    if (F->C_OpenSession(slots[0], CKF_SERIAL_SESSION, NULL, NULL, h) != CKR_OK)
         return false;
     CK_RV rv = F->C_Login(*h, CKU_USER, (CK_UTF8CHAR_PTR)p11c_pin(), strlen(p11c_pin()));
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
@@ -292,9 +292,11 @@ int main(int argc, char **argv)
     CK_C_INITIALIZE_ARGS args = { 0 };
     args.flags = CKF_OS_LOCKING_OK;
     CK_SESSION_HANDLE login;
+    CK_SLOT_ID first_slot = 0;
     CK_RV rv = F->C_Initialize(&args);
     if (rv == CKR_OK)
-        rv = p11c_token_slot(&slot);
+        rv = p11c_token_slot(&first_slot);
+    atomic_store(&slot, first_slot);
     if (rv == CKR_OK)
         rv = F->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &login);
     if (rv == CKR_OK)

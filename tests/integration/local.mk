@@ -18,7 +18,7 @@ INTEGRATION_TESTS = \
 	tests/integration/module-openssl.sh \
 	tests/integration/module-gnutls.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
 
 # The pcsc/ layer driven by a C program against the real pcscd.
 check_PROGRAMS += tests/integration/pcsc_layer

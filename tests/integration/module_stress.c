@@ -14,7 +14,9 @@
  *    insertion, each for the token's slot; events that happened while
  *    nobody waited are reported by the next call; CKF_DONT_BLOCK returns
  *    CKR_NO_EVENT when nothing happened, also while another thread waits.
- * 4. C_Finalize from another thread wakes a blocked waiter, which returns
+ * 4. fork() while a thread waits: the child initialises and finalises the
+ *    module (no pcsc-lite lock left taken), the waiter goes on waiting.
+ * 5. C_Finalize from another thread wakes a blocked waiter, which returns
  *    CKR_CRYPTOKI_NOT_INITIALIZED.
  *
  * Prints "ok - …" / "not ok - …" lines and "N passed, N failed". */
@@ -277,6 +279,18 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
+/* What a waiter returned, read only once it has (it writes them before
+ * setting done). */
+static const char *waiter_rv(struct waiter *w)
+{
+    return atomic_load(&w->done) ? p11c_rv_name(w->rv) : "nothing yet";
+}
+
+static CK_SLOT_ID waiter_slot(struct waiter *w)
+{
+    return atomic_load(&w->done) ? w->slot : (CK_SLOT_ID)-1;
+}
+
 static bool waiter_start(struct waiter *w, CK_FLAGS flags)
 {
     memset(w, 0, sizeof(*w));
@@ -341,8 +355,8 @@ static void hot_plug(CK_SLOT_ID slot, struct waiter *w)
     if (!waiter_start(w, 0))
         return;
     sleep_ms(300);
-    check("no event before the insertion", !atomic_load(&w->done), "returned %s, slot %lu", p11c_rv_name(w->rv),
-          w->slot);
+    check("no event before the insertion", !atomic_load(&w->done), "returned %s, slot %lu", waiter_rv(w),
+          waiter_slot(w));
     t0 = now();
     check("card inserted (ctl insert)", p11c_ctl("insert") == 0, NULL);
     woke = waiter_join(w, 10000);
@@ -372,6 +386,71 @@ static void hot_plug(CK_SLOT_ID slot, struct waiter *w)
     s = (CK_SLOT_ID)-1;
     rv = F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &s, NULL);
     check("and then CKR_NO_EVENT", rv == CKR_NO_EVENT, "returned %s, slot %lu", p11c_rv_name(rv), s);
+}
+
+/* fork() while a thread blocks in C_WaitForSlotEvent: the child's own
+ * C_Initialize must not hang on pcsc-lite locks the waiter held, and the
+ * parent's waiter goes on waiting, then reports the next event. */
+static void fork_while_waiting(CK_SLOT_ID slot)
+{
+    struct waiter w;
+    if (!waiter_start(&w, 0)) {
+        check("waiter thread", false, NULL);
+        return;
+    }
+    sleep_ms(300);
+    int children_ok = 0;
+    double slowest = 0;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        pid_t child = fork();
+        if (child == 0) {
+            alarm(20);
+            CK_C_INITIALIZE_ARGS args = { 0 };
+            args.flags = CKF_OS_LOCKING_OK;
+            CK_RV rv = F->C_Initialize(&args);
+            CK_ULONG n = 0;
+            if (rv == CKR_OK)
+                rv = F->C_GetSlotList(CK_TRUE, NULL, &n);
+            if (rv == CKR_OK)
+                rv = F->C_Finalize(NULL);
+            _exit(rv == CKR_OK && n >= 1 ? 0 : 1);
+        }
+        int status = 0;
+        bool reaped = false;
+        for (int i = 0; i < 300 && !reaped; i++) {
+            reaped = waitpid(child, &status, WNOHANG) == child;
+            if (!reaped)
+                sleep_ms(50);
+        }
+        if (!reaped) {
+            kill(child, SIGKILL);
+            waitpid(child, NULL, 0);
+        }
+        children_ok += reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (now() - t0 > slowest)
+            slowest = now() - t0;
+        sleep_ms(100);
+    }
+    check("fork() while a thread waits: each child initialises, lists the token and finalises", children_ok == 5,
+          "%d of 5 children did, the slowest took %.2f s", children_ok, slowest);
+    printf("   the slowest child took %.2f s\n", slowest);
+    check("the parent's waiter is still waiting after the forks", !atomic_load(&w.done), "returned %s, slot %lu",
+          waiter_rv(&w), waiter_slot(&w));
+    p11c_ctl("remove");
+    bool woke = waiter_join(&w, 10000);
+    check("and reports the next event, for the token's slot", woke && w.rv == CKR_OK && w.slot == slot,
+          woke ? "returned %s, slot %lu" : "still blocked 10 s after a removal%s%lu", woke ? p11c_rv_name(w.rv) : "",
+          woke ? w.slot : 0);
+    p11c_ctl("insert");
+    p11c_wait_token(slot, true, 10000);
+    char why[256];
+    drain_events(slot, why, sizeof(why));
+    if (!woke) {
+        printf("%d passed, %d failed\n", passed, failed);
+        fflush(stdout);
+        _exit(1);
+    }
 }
 
 /* CKF_DONT_BLOCK must not wait for a thread that blocks. */
@@ -410,8 +489,8 @@ static void finalize_wakes_waiter(void)
         return;
     }
     sleep_ms(500);
-    check("the waiter is blocked (no event)", !atomic_load(&w.done), "returned %s, slot %lu", p11c_rv_name(w.rv),
-          w.slot);
+    check("the waiter is blocked (no event)", !atomic_load(&w.done), "returned %s, slot %lu", waiter_rv(&w),
+          waiter_slot(&w));
     double t0 = now();
     CK_RV rv = F->C_Finalize(NULL);
     double took = now() - t0;
@@ -492,7 +571,7 @@ static int coordinator(const char *self, const char *module)
           "%d verified, %d failed", wok, wbad);
     check("at least 1000 signatures in all", ok + wok >= 1000, "%d", ok + wok);
     check("no slot event during the signing", waiting && !atomic_load(&w.done),
-          "C_WaitForSlotEvent returned %s, slot %lu", p11c_rv_name(w.rv), w.slot);
+          "C_WaitForSlotEvent returned %s, slot %lu", waiter_rv(&w), waiter_slot(&w));
 
     /* The other process ends its login and the module: ours goes on. */
     write_line(to_child[1], "close\n");
@@ -527,6 +606,7 @@ static int coordinator(const char *self, const char *module)
     if (waiting)
         hot_plug(k.slot, &w);
     dont_block_while_waiting(k.slot);
+    fork_while_waiting(k.slot);
     close_keys(&k);
     finalize_wakes_waiter();
     goto done;
