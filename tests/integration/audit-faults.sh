@@ -9,7 +9,7 @@
 #      writes on resuming for requests whose caller gave up is withheld;
 #   2. the daemon killed (SIGKILL) twice and started again;
 #   3. pcscd killed and started again;
-#   4. the card pulled and put back 10 times.
+#   4. the card pulled and put back 30 times.
 # Under the sanitizer build the module runs with ASan and UBSan; any
 # report fails the signer's exit status.
 . "$(dirname "$0")/lib.sh"
@@ -110,8 +110,8 @@ summary pcscd
 check "pcscd restarted: signing went on" test "$(field pcscd recovered_max_ms)" -gt 0
 
 # ---- 4. the card pulled and put back ----
-signer pulls 14 || { echo "the signer did not log in"; exit 1; }
-for _ in $(seq 10); do
+signer pulls 26 || { echo "the signer did not log in"; exit 1; }
+for _ in $(seq 30); do
     sleep 0.4
     vtoken_ctl remove >/dev/null
     sleep 0.3
