@@ -175,6 +175,7 @@ static CK_RV complete_decrypt(CK_SESSION_HANDLE hSession, CK_RV rv, struct decry
     if (!d->rec.active)
         return rv;
     CK_RV recorded = p11_record_make(&d->rec);
+    const char *not_delivered = NULL;
     if (rv == CKR_OK) {
         struct p11_slot *slot;
         struct p11_session *s;
@@ -182,6 +183,11 @@ static CK_RV complete_decrypt(CK_SESSION_HANDLE hSession, CK_RV rv, struct decry
         struct p11_operation *op = found == CKR_OK ? &s->crypto : NULL;
         if (op && op->kind == OP_DECRYPT && op->serial == d->serial && op->in_flight) {
             op->in_flight = false;
+            if (recorded == CKR_OK && (!op->buffer || d->len > op->buffer_cap)) {
+                /* (the operation's buffer held its input, never shorter) */
+                not_delivered = "the plain text did not fit the operation's buffer";
+                recorded = CKR_GENERAL_ERROR;
+            }
             if (recorded != CKR_OK) {
                 p11_op_reset(op);
                 rv = recorded;
@@ -197,9 +203,12 @@ static CK_RV complete_decrypt(CK_SESSION_HANDLE hSession, CK_RV rv, struct decry
                 p11_slot_unlock(slot);
             /* Closed, logged out or removed meanwhile: nothing leaves. */
             if (recorded == CKR_OK)
-                p11_record_withhold(&d->rec, "the session's operation ended before the plain text was delivered");
+                not_delivered = "the session's operation ended before the plain text was delivered";
             rv = found != CKR_OK ? found : CKR_OPERATION_NOT_INITIALIZED;
         }
+        /* With the slot unlocked, as every record. */
+        if (not_delivered)
+            p11_record_withhold(&d->rec, not_delivered);
     }
     p11_record_clear(&d->rec);
     OPENSSL_cleanse(d->plain, sizeof(d->plain));
