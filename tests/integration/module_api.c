@@ -1257,6 +1257,82 @@ static void test_decrypt_two_calls(void **state)
     assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_Decrypt(h, ct, (CK_ULONG)ct_len, plain, &len));
 }
 
+/* Sizes the application gives, at their bound and one past it: the PIN
+ * (PIV's 8 bytes; the module's 64), raw data for CKM_RSA_PKCS (k - 11
+ * bytes) and in parts (the module keeps 1024 bytes), the data to decrypt
+ * (the modulus' size), the ECDH peer point (200 bytes), an attribute's
+ * buffer. Past the bound: an error, no PIN try, nothing written. */
+static void test_application_bounds(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0);
+    uint8_t pin[65];
+    memset(pin, '1', sizeof(pin));
+    assert_rv(CKR_PIN_LEN_RANGE, F->C_Login(h, CKU_USER, pin, 65));
+    assert_rv(CKR_PIN_LEN_RANGE, F->C_Login(h, CKU_USER, pin, 9));
+    assert_false(token_flags() & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY));
+    login_user(h);
+
+    CK_OBJECT_HANDLE k9c = private_key(h, ID_9C);
+    uint8_t data[1100], out[512];
+    memset(data, 0x42, sizeof(data));
+    CK_MECHANISM pkcs = { CKM_RSA_PKCS, NULL, 0 };
+    for (CK_ULONG n = 245; n <= 246; n++) {
+        memset(out, 0xA5, sizeof(out));
+        CK_ULONG len = sizeof(out);
+        assert_rv(CKR_OK, F->C_SignInit(h, &pkcs, k9c));
+        assert_rv(CKR_OK, F->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+        CK_RV rv = F->C_Sign(h, data, n, out, &len);
+        if (n == 245) {
+            assert_rv(CKR_OK, rv);
+            assert_int_equal(len, 256);
+        } else {
+            assert_rv(CKR_DATA_LEN_RANGE, rv);
+            assert_int_equal(out[0], 0xA5);
+        }
+    }
+    /* In parts: 1024 bytes are kept (then too long for the key), 1025 not. */
+    assert_rv(CKR_OK, F->C_SignInit(h, &pkcs, k9c));
+    assert_rv(CKR_OK, F->C_SignUpdate(h, data, 1000));
+    assert_rv(CKR_OK, F->C_SignUpdate(h, data, 24));
+    assert_rv(CKR_DATA_LEN_RANGE, F->C_SignUpdate(h, data, 1));
+    CK_ULONG len = sizeof(out);
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, out, &len));
+
+    /* Decryption: the cipher text is as long as the modulus, not more. */
+    for (CK_ULONG n = 257; n <= 1025; n += 768) {
+        assert_rv(CKR_OK, F->C_DecryptInit(h, &pkcs, k9c));
+        assert_rv(CKR_OK, F->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+        memset(out, 0xA5, sizeof(out));
+        len = sizeof(out);
+        assert_rv(CKR_ENCRYPTED_DATA_LEN_RANGE, F->C_Decrypt(h, data, n, out, &len));
+        assert_int_equal(out[0], 0xA5);
+    }
+
+    /* ECDH: a peer point of 201 bytes is refused before the card. */
+    uint8_t point[201];
+    memset(point, 0x04, sizeof(point));
+    CK_ECDH1_DERIVE_PARAMS params = { CKD_NULL, 0, NULL, sizeof(point), point };
+    CK_MECHANISM ecdh = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
+    CK_OBJECT_HANDLE secret = CK_INVALID_HANDLE;
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_DeriveKey(h, &ecdh, private_key(h, 0x03), NULL, 0, &secret));
+    assert_int_equal(secret, CK_INVALID_HANDLE);
+
+    /* An attribute's buffer one byte short. */
+    CK_OBJECT_HANDLE cert = p11c_find(h, CKO_CERTIFICATE, ID_9C);
+    assert_true(cert != CK_INVALID_HANDLE);
+    CK_ATTRIBUTE a = { CKA_VALUE, NULL, 0 };
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, cert, &a, 1));
+    uint8_t *value = hold(malloc(a.ulValueLen), release_malloc);
+    assert_non_null(value);
+    memset(value, 0xA5, a.ulValueLen);
+    a.pValue = value;
+    a.ulValueLen--;
+    assert_rv(CKR_BUFFER_TOO_SMALL, F->C_GetAttributeValue(h, cert, &a, 1));
+    assert_int_equal(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_int_equal(value[0], 0xA5);
+}
+
 /* ECDH with 9D against a fresh peer key; *secret is the derived object. */
 static EVP_PKEY *derive_9d(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *secret)
 {
@@ -1654,6 +1730,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_so_changes_puk_keeps_management_key, setup_init, teardown_restore_puk),
         cmocka_unit_test_setup_teardown(test_card_removed_mid_operation, setup_init, teardown_reinsert),
         cmocka_unit_test_setup_teardown(test_card_removed_then_sign, setup_init, teardown_reinsert),
+        cmocka_unit_test_setup_teardown(test_application_bounds, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_fork_quiet_child, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_fork, setup_init, teardown_fini),
     };
