@@ -218,13 +218,17 @@ int audit_request_decode(const char *text, size_t len, struct audit_request *req
     ev->cert_der = p;
     ev->cert_len = n;
     p = NULL, n = 0;
-    if (!get_base64(req->root, "sig", req->sig, sizeof(req->sig), &p, &n))
+    if (!get_base64(req->root, "sig", req->sig, sizeof(req->sig), &p, &n)) {
+        *why = "the signature is not base64 of at most 1024 bytes";
         goto bad;
+    }
     ev->sig = p;
     ev->sig_len = n;
     p = NULL, n = 0;
-    if (!get_base64(req->root, "tbs", req->tbs, sizeof(req->tbs), &p, &n))
+    if (!get_base64(req->root, "tbs", req->tbs, sizeof(req->tbs), &p, &n)) {
+        *why = "what the signature covers is not base64 of at most 1024 bytes";
         goto bad;
+    }
     ev->tbs = p;
     ev->tbs_len = n;
     ev->scheme = get_string(req->root, "scheme");

@@ -52,6 +52,11 @@ tests_unit_test_audit_chain_SOURCES = tests/unit/test_audit_chain.c
 tests_unit_test_audit_chain_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_audit_chain_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_chain_LDADD = audit/libkysoaudit.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+UNIT_TESTS += tests/unit/test_audit_protocol
+tests_unit_test_audit_protocol_SOURCES = tests/unit/test_audit_protocol.c
+tests_unit_test_audit_protocol_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_audit_protocol_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_audit_protocol_LDADD = audit/libkysoaudit.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 
 # The audit trail's report/export engine (audit/report.c) on the
 # hand-written fixture test-vectors/audit/usage-2026.jsonl.
