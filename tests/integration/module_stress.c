@@ -9,6 +9,8 @@
  *    (CKM_SHA256_RSA_PKCS, context login every time); every signature is
  *    checked with OpenSSL against the certificate. No error is allowed.
  *    Meanwhile a thread waits in C_WaitForSlotEvent and must not wake.
+ *    32 signatures a thread (1024 in all); under valgrind (KYSO_VALGRIND=1)
+ *    8 (256), which is already some 30 s of valgrind's time.
  * 2. The other process logs out and finalises: this one still signs.
  * 3. Hot-plug: a blocked C_WaitForSlotEvent reports the removal and the
  *    insertion, each for the token's slot; events that happened while
@@ -39,11 +41,24 @@
 
 #define F (p11c.f)
 #define THREADS 16
-#define PER_THREAD 32 /* 2 processes x 16 threads x 32 = 1024 signatures */
 #define ID_9A 0x01
 #define ID_9C 0x02
 
 static int passed, failed;
+
+/* Signatures per thread: 2 processes x 16 threads x 32 = 1024; under
+ * valgrind x 8 = 256. */
+static int per_thread(void)
+{
+    return p11c_under_valgrind() ? 8 : 32;
+}
+
+/* A bounded wait for the other process's next step, 3 times longer under
+ * valgrind (as p11c_watchdog). */
+static int scaled_ms(int ms)
+{
+    return p11c_under_valgrind() ? 3 * ms : ms;
+}
 
 static void check(const char *name, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void check(const char *name, bool ok, const char *fmt, ...)
@@ -145,15 +160,17 @@ static void *signer_main(void *arg)
     return NULL;
 }
 
-/* Runs the signers; returns the signatures made and checked in *ok. */
-static void run_signers(const struct keys *k, const char *who, int *ok, int *bad)
+/* Runs the signers; returns the signatures made and checked in *ok, and
+ * how long they took in *secs. */
+static void run_signers(const struct keys *k, const char *who, int *ok, int *bad, double *secs)
 {
     struct signer s[THREADS];
+    double t0 = now();
     *ok = *bad = 0;
     for (int i = 0; i < THREADS; i++) {
-        s[i] = (struct signer){ .keys = k, .who = who, .index = i, .count = PER_THREAD };
+        s[i] = (struct signer){ .keys = k, .who = who, .index = i, .count = per_thread() };
         if (pthread_create(&s[i].thread, NULL, signer_main, &s[i]) != 0) {
-            s[i].bad = PER_THREAD;
+            s[i].bad = per_thread();
             s[i].thread = 0;
         }
     }
@@ -163,6 +180,7 @@ static void run_signers(const struct keys *k, const char *who, int *ok, int *bad
         *ok += s[i].ok;
         *bad += s[i].bad;
     }
+    *secs = now() - t0;
 }
 
 /* C_Initialize (OS locking), the token's slot, a logged-in session, the keys. */
@@ -195,14 +213,17 @@ static void close_keys(struct keys *k)
 
 /* ------------------------------------------- the second process's side */
 
+/* A line from the other process within timeout_ms, or as long as it takes
+ * with -1 (the watchdog still ends a hang); false on a timeout or when the
+ * other process has closed its end. */
 static bool read_line(int fd, char *buf, size_t cap, int timeout_ms)
 {
     size_t n = 0;
     double end = now() + timeout_ms / 1000.0;
     while (n + 1 < cap) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int left = (int)((end - now()) * 1000);
-        if (left <= 0 || poll(&p, 1, left) <= 0)
+        int left = timeout_ms < 0 ? -1 : (int)((end - now()) * 1000);
+        if ((timeout_ms >= 0 && left <= 0) || poll(&p, 1, left) <= 0)
             return false;
         ssize_t r = read(fd, buf + n, 1);
         if (r <= 0)
@@ -216,26 +237,30 @@ static bool read_line(int fd, char *buf, size_t cap, int timeout_ms)
     return false;
 }
 
-static void write_line(int fd, const char *line)
+/* False when the other process is gone (SIGPIPE is ignored: EPIPE). */
+static bool write_line(int fd, const char *line)
 {
     size_t len = strlen(line);
     while (len) {
         ssize_t w = write(fd, line, len);
-        if (w <= 0 && errno != EINTR)
-            return;
-        if (w > 0) {
-            line += w;
-            len -= (size_t)w;
-        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        line += w;
+        len -= (size_t)w;
     }
+    return true;
 }
 
-/* --worker IN OUT: "ready" / "go" / "done OK BAD" / "close" / "closed". */
+/* --worker IN OUT: "ready" / "go" / "done OK BAD SECONDS" / "close" /
+ * "closed". The worker's watchdog ends after the coordinator's, which
+ * starts first: a hang is the coordinator's to report. */
 static int worker(int in, int out)
 {
     struct keys k = { 0 };
     char line[128];
-    p11c_watchdog(80);
+    p11c_watchdog(90);
     CK_RV rv = open_keys(&k);
     if (rv != CKR_OK) {
         snprintf(line, sizeof(line), "error %s\n", p11c_rv_name(rv));
@@ -243,13 +268,17 @@ static int worker(int in, int out)
         return 1;
     }
     write_line(out, "ready\n");
-    if (!read_line(in, line, sizeof(line), 30000) || strcmp(line, "go") != 0)
+    if (!read_line(in, line, sizeof(line), scaled_ms(30000)) || strcmp(line, "go") != 0)
         return 1;
     int ok, bad;
-    run_signers(&k, "worker", &ok, &bad);
-    snprintf(line, sizeof(line), "done %d %d\n", ok, bad);
+    double secs;
+    run_signers(&k, "worker", &ok, &bad, &secs);
+    snprintf(line, sizeof(line), "done %d %d %.1f\n", ok, bad, secs);
     write_line(out, line);
-    if (!read_line(in, line, sizeof(line), 60000) || strcmp(line, "close") != 0)
+    /* The coordinator's own signers may finish much later (one process
+     * often has the card for most of its signatures before the other gets
+     * it): it says "close" after them, whenever that is. */
+    if (!read_line(in, line, sizeof(line), -1) || strcmp(line, "close") != 0)
         return 1;
     /* Logs out (last session) and lets go of everything. */
     rv = F->C_CloseAllSessions(k.slot);
@@ -545,7 +574,8 @@ static int coordinator(const char *self, const char *module)
     close(to_child[0]);
     close(from_child[1]);
     char line[128] = "";
-    bool ready = pid > 0 && read_line(from_child[0], line, sizeof(line), 30000) && strcmp(line, "ready") == 0;
+    bool ready =
+        pid > 0 && read_line(from_child[0], line, sizeof(line), scaled_ms(30000)) && strcmp(line, "ready") == 0;
     check("second process: initialised and logged in", ready, "said \"%s\"", line);
     if (!ready)
         goto reap;
@@ -556,26 +586,31 @@ static int coordinator(const char *self, const char *module)
     sleep_ms(200);
 
     double t0 = now();
-    write_line(to_child[1], "go\n");
+    bool went = write_line(to_child[1], "go\n");
     int ok, bad, wok = 0, wbad = 0;
-    run_signers(&k, "main", &ok, &bad);
-    bool child_done = read_line(from_child[0], line, sizeof(line), 60000) &&
-                      sscanf(line, "done %d %d", &wok, &wbad) == 2;
+    double secs, wsecs = 0;
+    run_signers(&k, "main", &ok, &bad, &secs);
+    /* The other process may still be signing, however long after ours. */
+    bool child_done = went && read_line(from_child[0], line, sizeof(line), -1) &&
+                      sscanf(line, "done %d %d %lf", &wok, &wbad, &wsecs) == 3;
     double took = now() - t0;
     check("second process finished signing", child_done, "said \"%s\"", line);
-    printf("   %d + %d signatures in %.1f s (this process: %d threads, the other: %d threads)\n", ok + bad, wok + wbad,
-           took, THREADS, THREADS);
-    check("this process: every signature made and verified", bad == 0 && ok == THREADS * PER_THREAD,
-          "%d verified, %d failed", ok, bad);
-    check("second process: every signature made and verified", wbad == 0 && wok == THREADS * PER_THREAD,
-          "%d verified, %d failed", wok, wbad);
-    check("at least 1000 signatures in all", ok + wok >= 1000, "%d", ok + wok);
+    printf("   %d + %d signatures in %.1f s (this process: %d threads, %.1f s; the other: %d threads, %.1f s)\n",
+           ok + bad, wok + wbad, took, THREADS, secs, THREADS, wsecs);
+    int each = THREADS * per_thread();
+    check("this process: every signature made and verified", bad == 0 && ok == each, "%d verified, %d failed", ok,
+          bad);
+    check("second process: every signature made and verified", wbad == 0 && wok == each, "%d verified, %d failed",
+          wok, wbad);
+    char all[64];
+    snprintf(all, sizeof(all), "%d signatures in all", 2 * each);
+    check(all, ok + wok == 2 * each, "%d", ok + wok);
     check("no slot event during the signing", waiting && !atomic_load(&w.done),
           "C_WaitForSlotEvent returned %s, slot %lu", waiter_rv(&w), waiter_slot(&w));
 
     /* The other process ends its login and the module: ours goes on. */
-    write_line(to_child[1], "close\n");
-    bool closed = read_line(from_child[0], line, sizeof(line), 20000);
+    line[0] = 0;
+    bool closed = write_line(to_child[1], "close\n") && read_line(from_child[0], line, sizeof(line), scaled_ms(20000));
     check("second process: C_CloseAllSessions and C_Finalize", closed && strcmp(line, "closed CKR_OK CKR_OK") == 0,
           "said \"%s\"", line);
     int status = 0;
@@ -627,6 +662,8 @@ done:
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* A process that is gone is a failed check, not a death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc == 5 && strcmp(argv[1], "--worker") == 0) {
         if (!p11c_load(argv[4]))
             return 1;

@@ -67,8 +67,12 @@ CK_RV p11c_sign(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mec
 bool p11c_verify(EVP_PKEY *key, CK_MECHANISM_TYPE mech, const uint8_t *data, size_t len, const uint8_t *sig,
                  size_t sig_len);
 
-/* Arms a watchdog (alarm) of seconds, three times longer under valgrind
- * (KYSO_VALGRIND=1): a call that hangs fails the run instead of blocking. */
+/* Whether the test runs under valgrind (KYSO_VALGRIND=1, as lib.sh's
+ * run_checked does). */
+bool p11c_under_valgrind(void);
+
+/* Arms a watchdog (alarm) of seconds, three times longer under valgrind:
+ * a call that hangs fails the run instead of blocking. */
 void p11c_watchdog(unsigned seconds);
 
 /* kyso-vtoken ctl COMMAND (remove, insert, ...); its exit status. */
