@@ -1318,6 +1318,24 @@ static void test_application_bounds(void **state)
     assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_DeriveKey(h, &ecdh, private_key(h, 0x03), NULL, 0, &secret));
     assert_int_equal(secret, CK_INVALID_HANDLE);
 
+    /* Mechanism parameters one byte longer than their structure; a salt
+     * and an OAEP label past their bounds (512 and 1024 bytes). */
+    CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
+    CK_MECHANISM pss_mech = { CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss) + 1 };
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_SignInit(h, &pss_mech, k9c));
+    pss_mech.ulParameterLen = sizeof(pss);
+    pss.sLen = 513;
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_SignInit(h, &pss_mech, k9c));
+    CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, data, 1025 };
+    CK_MECHANISM oaep_mech = { CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep) };
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_DecryptInit(h, &oaep_mech, k9c));
+    oaep.ulSourceDataLen = 0;
+    oaep_mech.ulParameterLen = sizeof(oaep) + 1;
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_DecryptInit(h, &oaep_mech, k9c));
+    ecdh.ulParameterLen = sizeof(params) - 1;
+    params.ulPublicDataLen = 65;
+    assert_rv(CKR_MECHANISM_PARAM_INVALID, F->C_DeriveKey(h, &ecdh, private_key(h, 0x03), NULL, 0, &secret));
+
     /* An attribute's buffer one byte short. */
     CK_OBJECT_HANDLE cert = p11c_find(h, CKO_CERTIFICATE, ID_9C);
     assert_true(cert != CK_INVALID_HANDLE);
