@@ -273,6 +273,8 @@ struct p11_record {
     size_t sig_len, tbs_len;
     struct audit_receipt receipt;
     struct p11_record *next;        /* notes waiting for the slot's lock to be released */
+    struct p11_record *live_prev, *live_next; /* every record being made (pipeline.c) */
+    bool live;
 };
 void p11_record_init(struct p11_record *r, const struct p11_slot *slot, const char *event, const struct token_key *key);
 void p11_record_input(struct p11_record *r, CK_MECHANISM_TYPE mechanism, const uint8_t sha256[32], size_t input_len);
@@ -284,6 +286,11 @@ CK_RV p11_record_make(struct p11_record *r);
 /* What a record made durable was about was not released after all. */
 void p11_record_withhold(struct p11_record *r, const char *why);
 void p11_record_clear(struct p11_record *r);
+/* Around fork(): the records being made stay listed; in the child they
+ * belong to threads that no longer exist, and their copies are freed. */
+void p11_records_fork_prepare(void);
+void p11_records_fork_parent(void);
+void p11_records_fork_child(void);
 /* For a signature: makes the record, then (if rv and the record are
  * CKR_OK) copies the signature to out; returns the call's result. Nothing
  * to record: rv. */

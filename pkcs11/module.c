@@ -49,11 +49,16 @@ static void before_fork(void)
     for (size_t i = 0; i < p11.nslots; i++)
         p11_mutex_lock(p11.slots[i].lock);
     audit_sink_fork_prepare(); /* a slot's thread takes it while holding its slot */
+    p11_records_fork_prepare();
 }
 
-static void after_fork(void)
+static void after_fork_in(bool child)
 {
     if (fork_locked) {
+        if (child)
+            p11_records_fork_child();
+        else
+            p11_records_fork_parent();
         audit_sink_fork_done();
         for (size_t i = p11.nslots; i-- > 0;)
             p11_mutex_unlock(p11.slots[i].lock);
@@ -64,9 +69,14 @@ static void after_fork(void)
     pthread_mutex_unlock(&init_lock);
 }
 
+static void after_fork(void)
+{
+    after_fork_in(false);
+}
+
 static void on_fork_child(void)
 {
-    after_fork();
+    after_fork_in(true);
     atomic_fetch_add(&fork_count, 1);
 }
 

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,68 @@
 #include "pkcs11/internal.h"
 #include "policy/decide.h"
 
+/* Every record between p11_record_init and p11_record_clear. Records are
+ * made outside the slot locks, so a fork may find one half made: in the
+ * child its thread is gone, and this list is how the child finds (and
+ * frees) what it had copied. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct p11_record *live_records;
+
+static void live_add(struct p11_record *r)
+{
+    pthread_mutex_lock(&live_lock);
+    r->live_prev = NULL;
+    r->live_next = live_records;
+    if (live_records)
+        live_records->live_prev = r;
+    live_records = r;
+    r->live = true;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(struct p11_record *r)
+{
+    if (!r->live)
+        return;
+    pthread_mutex_lock(&live_lock);
+    if (r->live_prev)
+        r->live_prev->live_next = r->live_next;
+    else
+        live_records = r->live_next;
+    if (r->live_next)
+        r->live_next->live_prev = r->live_prev;
+    r->live = false;
+    pthread_mutex_unlock(&live_lock);
+}
+
+void p11_records_fork_prepare(void)
+{
+    pthread_mutex_lock(&live_lock);
+}
+
+void p11_records_fork_parent(void)
+{
+    pthread_mutex_unlock(&live_lock);
+}
+
+void p11_records_fork_child(void)
+{
+    /* (kept listed: the memory they sit in belonged to those threads) */
+    for (struct p11_record *r = live_records; r; r = r->live_next) {
+        if (r->cert)
+            OPENSSL_clear_free(r->cert, r->cert_len);
+        r->cert = NULL;
+        r->cert_len = 0;
+        r->active = false;
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
 void p11_record_init(struct p11_record *r, const struct p11_slot *slot, const char *event,
                      const struct token_key *key)
 {
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, sizeof(*r)); /* (fresh memory: a record is made once) */
+    live_add(r);
     r->active = true;
     snprintf(r->event, sizeof(r->event), "%s", event);
     snprintf(r->reader, sizeof(r->reader), "%s", slot->reader);
@@ -72,6 +131,7 @@ bool p11_record_proof(struct p11_record *r, const char *scheme, const uint8_t *t
 
 void p11_record_clear(struct p11_record *r)
 {
+    live_remove(r);
     if (r->cert)
         OPENSSL_free(r->cert);
     OPENSSL_cleanse(r, sizeof(*r));
