@@ -262,3 +262,23 @@ tests/fuzz/fuzz_auditd: $(FUZZ_AUDITD_SRC) $(srcdir)/audit/audit.h $(srcdir)/aud
 
 tests/fuzz/run-fuzz-auditd.log: tests/fuzz/fuzz_auditd
 endif
+
+# Seeds of the token edges end to end (tests/fuzz/edge_harness.h): kyso-vtoken
+# sessions recorded by tests/unit/test_token_edges (KYSO_EDGE_CORPUS=DIR),
+# which also replays them.
+FUZZ_SEEDS_EDGE = \
+	tests/fuzz/corpus/edge-piv/piv-extended-pss \
+	tests/fuzz/corpus/edge-piv/piv-no-login \
+	tests/fuzz/corpus/edge-piv/piv-t0-raw \
+	tests/fuzz/corpus/edge-piv/piv-t1 \
+	tests/fuzz/corpus/edge-piv/piv-unknown-atr \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-extended \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-no-login \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-t0 \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-t1 \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-yubikey-atr \
+	tests/fuzz/corpus/edge-vgca-b/vgca-b-extended \
+	tests/fuzz/corpus/edge-vgca-b/vgca-b-no-login \
+	tests/fuzz/corpus/edge-vgca-b/vgca-b-t0 \
+	tests/fuzz/corpus/edge-vgca-b/vgca-b-t1
+EXTRA_DIST += $(FUZZ_SEEDS_EDGE)

@@ -66,3 +66,16 @@ tests_unit_test_audit_report_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 	-DKYSO_TEST_AUDIT='"$(abs_top_srcdir)/test-vectors/audit"'
 tests_unit_test_audit_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_report_LDADD = audit/libkysoreport.la audit/libkysoaudit.la $(JSONC_LIBS) $(CMOCKA_LIBS)
+
+# The token edges end to end over scripted cards: the harness of the fuzz
+# targets fuzz_edge_piv and fuzz_edge_vgca (tests/fuzz/edge_harness.c),
+# built with gcc. Live sessions with kyso-vtoken, the seeds replayed,
+# regressions. KYSO_EDGE_CORPUS=DIR writes the live sessions
+# to DIR (the seed corpora tests/fuzz/corpus/edge-*).
+UNIT_TESTS += tests/unit/test_token_edges
+tests_unit_test_token_edges_SOURCES = tests/unit/test_token_edges.c tests/unit/testutil.h \
+	tests/fuzz/edge_harness.c tests/fuzz/edge_harness.h
+tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"' \
+	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"'
+tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_token_edges_LDADD = tools/vtoken/libvtoken.la pcsc/libkysopcsc.la $(CMOCKA_LIBS)
