@@ -70,11 +70,12 @@ tests_unit_test_audit_report_LDADD = audit/libkysoreport.la audit/libkysoaudit.l
 # The token edges end to end over scripted cards: the harness of the fuzz
 # targets fuzz_edge_piv and fuzz_edge_vgca (tests/fuzz/edge_harness.c),
 # built with gcc. Live sessions with kyso-vtoken, the seeds replayed,
-# regressions. KYSO_EDGE_CORPUS=DIR writes the live sessions
+# regressions, the mutator. KYSO_EDGE_CORPUS=DIR writes the live sessions
 # to DIR (the seed corpora tests/fuzz/corpus/edge-*).
 UNIT_TESTS += tests/unit/test_token_edges
 tests_unit_test_token_edges_SOURCES = tests/unit/test_token_edges.c tests/unit/testutil.h \
-	tests/fuzz/edge_harness.c tests/fuzz/edge_harness.h
+	tests/fuzz/edge_harness.c tests/fuzz/edge_harness.h tests/fuzz/edge_mutator.c tests/fuzz/edge_mutator.h \
+	tests/fuzz/edge_tlv_tree.c tests/fuzz/edge_tlv_tree.h
 tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"' \
 	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"'
 tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)

@@ -9,7 +9,8 @@
  *   how the seed corpora tests/fuzz/corpus/edge-* are made.
  * - Every committed seed replayed: the expected keys and certificates, the
  *   signatures good, the script used to its end.
- * - Regression scripts of defects the edges had. */
+ * - Regression scripts of defects the edges had.
+ * - The mutator: DER bodies written back unchanged, mutated seeds run. */
 #include "config.h"
 
 #include <dirent.h>
@@ -27,6 +28,8 @@
 
 #include "pcsc/status.h"
 #include "tests/fuzz/edge_harness.h"
+#include "tests/fuzz/edge_mutator.h"
+#include "tests/fuzz/edge_tlv_tree.h"
 #include "tests/unit/testutil.h"
 #include "tools/vtoken/card.h"
 #include "tools/vtoken/piv.h"
@@ -391,6 +394,83 @@ static void test_regress_index_past_end(void **state)
     }
 }
 
+/* ---- the mutator ---- */
+
+static void rewrite_one(const struct seed *sd, const uint8_t *p, size_t len)
+{
+    /* Every body of a recorded session is DER, partly DER (a piece of a
+     * longer answer) or padding: all come back as they were. */
+    size_t off = EDGE_HEADER_LEN;
+    while (off + 2 <= len) {
+        size_t n = (size_t)p[off] << 8 | p[off + 1];
+        assert_true(n < EDGE_LEN_FIRST_ERROR && off + 2 + n + 2 <= len);
+        uint8_t *out = malloc(n + 16);
+        assert_non_null(out);
+        size_t m = edge_tlv_rewrite(p + off + 2, n, out, n + 16);
+        assert_int_equal(m, n);
+        assert_memory_equal(out, p + off + 2, n);
+        free(out);
+        off += 2 + n + 2;
+    }
+    assert_int_equal(off, len);
+}
+
+static void test_mutator_rewrites_seeds(void **state)
+{
+    assert_int_equal(each_seed(rewrite_one), NSEEDS);
+}
+
+static uint32_t flip_state = 1;
+
+/* The byte mutator for the replay: one byte changed, or one dropped. */
+static size_t flip_bytes(uint8_t *data, size_t size, size_t max_size)
+{
+    flip_state = flip_state * 1103515245u + 12345u;
+    if (size == 0)
+        return 0;
+    size_t at = (flip_state >> 8) % size;
+    if (flip_state & 1) {
+        data[at] ^= (uint8_t)(1u << ((flip_state >> 4) % 8));
+        return size;
+    }
+    memmove(data + at, data + at + 1, size - at - 1);
+    return size - 1;
+}
+
+#define MUTANTS_PER_SEED 60
+#define MUTANT_MAX 65536
+
+static void mutate_one(const struct seed *sd, const uint8_t *p, size_t len)
+{
+    uint8_t *buf = malloc(MUTANT_MAX), *other = malloc(MUTANT_MAX);
+    assert_non_null(buf);
+    assert_non_null(other);
+    assert_true(len <= MUTANT_MAX);
+    memcpy(buf, p, len);
+    size_t n = len;
+    for (unsigned k = 0; k < MUTANTS_PER_SEED; k++) {
+        n = edge_mutate(buf, n, MUTANT_MAX, k * 2654435761u + (unsigned)len, flip_bytes);
+        assert_true(n <= MUTANT_MAX);
+        struct edge_result res;
+        edge_run(expect_for(sd->corpus)->target, buf, n, false, &res);
+        if (res.violation)
+            fail_msg("%s mutant %u: %s", sd->name, k, res.violation);
+        if (k % 10 == 9) { /* back to the seed now and then, crossed with the mutant */
+            size_t m = edge_cross_over(p, len, buf, n, other, MUTANT_MAX, k);
+            assert_true(m <= MUTANT_MAX);
+            memcpy(buf, other, m);
+            n = m;
+        }
+    }
+    free(buf);
+    free(other);
+}
+
+static void test_mutants_run(void **state)
+{
+    assert_int_equal(each_seed(mutate_one), NSEEDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_replay_seeds),
         cmocka_unit_test(test_regress_path_past_end),
         cmocka_unit_test(test_regress_index_past_end),
+        cmocka_unit_test(test_mutator_rewrites_seeds),
+        cmocka_unit_test(test_mutants_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
