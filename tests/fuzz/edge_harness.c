@@ -387,6 +387,34 @@ static void derive_with(struct token *t, const struct token_key *k, bool check_c
         res->derives_verified++;
 }
 
+/* PIN change and unblock, then the management key (PIV), a key made on
+ * the card and a certificate written. Each goes on whatever the one
+ * before answered: the commands do not depend on it, so a recorded
+ * session replays although the management key's challenge is random. */
+static void administer(struct token *t, struct edge_result *res)
+{
+    const uint8_t *pin = (const uint8_t *)EDGE_PIN, *puk = (const uint8_t *)EDGE_PUK;
+    size_t pin_len = strlen(EDGE_PIN), puk_len = strlen(EDGE_PUK);
+    int tries = -2;
+    res->change_rc = t->edge->change_pin(t, TOKEN_PIN_USER, pin, pin_len, pin, pin_len, &tries);
+    PROMISE(res, tries >= -1 && tries <= 15, "PIN tries out of range after a change");
+    tries = -2;
+    res->unblock_rc = t->edge->unblock(t, puk, puk_len, pin, pin_len, &tries);
+    PROMISE(res, tries >= -1 && tries <= 15, "PUK tries out of range after an unblock");
+    if (t->edge->admin_auth)
+        res->admin_rc = t->edge->admin_auth(t, (const uint8_t *)EDGE_MGM_KEY, EDGE_MGM_KEY_LEN);
+    if (t->edge->generate) {
+        EVP_PKEY *pub = NULL;
+        res->generate_rc = t->edge->generate(t, EDGE_ADMIN_SLOT, TOKEN_KEY_EC, 256, &pub);
+        PROMISE(res, (res->generate_rc == PCSC_OK) == (pub != NULL), "generated key and result disagree");
+        if (pub)
+            PROMISE(res, EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) == 256, "generated key not the one asked");
+        EVP_PKEY_free(pub);
+    }
+    if (t->edge->write_certificate && t->nkeys > 0 && t->keys[0].cert)
+        res->write_rc = t->edge->write_certificate(t, EDGE_ADMIN_SLOT, t->keys[0].cert, t->keys[0].cert_len);
+}
+
 /* ---- the session ---- */
 
 static void session(struct token *t, enum edge_target target, uint8_t settings, bool check_crypto,
@@ -445,6 +473,8 @@ static void session(struct token *t, enum edge_target target, uint8_t settings, 
         if (k->derive && k->type == TOKEN_KEY_EC && t->edge->derive)
             derive_with(t, k, check_crypto, res);
     }
+    if (settings & EDGE_SET_ADMIN)
+        administer(t, res);
     t->edge->logout(t);
     token_reselect(t);
 }
@@ -462,6 +492,7 @@ void edge_drive(enum edge_target target, const struct pcsc_transport *transport,
 
     memset(res, 0, sizeof(*res));
     res->enum_rc = res->pin_status_rc = res->login_rc = PCSC_E_NOT_SUPPORTED;
+    res->change_rc = res->unblock_rc = res->admin_rc = res->generate_rc = res->write_rc = PCSC_E_NOT_SUPPORTED;
     if (!t) {
         res->open_rc = PCSC_E_NOMEM;
         return;

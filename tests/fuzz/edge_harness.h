@@ -24,7 +24,8 @@
  * The session (edge_drive): token_open_transport, token_enumerate, every
  * data object read, token_ca_certificates, PIN status, login, then for
  * each key a signature and, where the key does it, a decryption or an
- * ECDH derivation, then logout and reselect. */
+ * ECDH derivation; with EDGE_SET_ADMIN also a PIN change, an unblock and
+ * what the edge has of administration; then logout and reselect. */
 #ifndef KYSO_TESTS_FUZZ_EDGE_HARNESS_H
 #define KYSO_TESTS_FUZZ_EDGE_HARNESS_H
 
@@ -42,6 +43,7 @@
 #define EDGE_SET_SCHEME_SHIFT 4   /* 2 bits: RSA signature scheme, enum edge_scheme */
 #define EDGE_SET_SCHEME_MASK 0x30
 #define EDGE_SET_NO_LOGIN 0x40    /* sign without logging in first */
+#define EDGE_SET_ADMIN 0x80       /* then PIN change and unblock; PIV: management key, generate, write */
 
 enum edge_atr { EDGE_ATR_CHIPDOC, EDGE_ATR_JCOP, EDGE_ATR_YUBIKEY, EDGE_ATR_OTHER };
 enum edge_scheme { EDGE_SCHEME_PKCS1, EDGE_SCHEME_PSS, EDGE_SCHEME_RAW, EDGE_SCHEME_PKCS1_TOO };
@@ -54,8 +56,14 @@ enum edge_scheme { EDGE_SCHEME_PKCS1, EDGE_SCHEME_PSS, EDGE_SCHEME_RAW, EDGE_SCH
 
 /* Keys used in one session at most (a card with more is still enumerated). */
 #define EDGE_MAX_KEY_OPS 6
-/* The PIN the drive logs in with (the seeds' virtual tokens have it). */
+/* The PIN and PUK the drive uses (the seeds' virtual tokens have them),
+ * and the PIV default management key. */
 #define EDGE_PIN "12345678"
+#define EDGE_PUK "87654321"
+#define EDGE_MGM_KEY "\x01\x02\x03\x04\x05\x06\x07\x08\x01\x02\x03\x04\x05\x06\x07\x08\x01\x02\x03\x04\x05\x06\x07\x08"
+#define EDGE_MGM_KEY_LEN 24
+/* Where the administrative part generates a key and writes a certificate. */
+#define EDGE_ADMIN_SLOT 0x83
 
 /* The edge a target exercises: a session that another edge picks up ends
  * after token_open_transport. */
@@ -73,6 +81,7 @@ struct edge_result {
     int open_rc, enum_rc;
     size_t nkeys, ncerts, nobjects, objects_read, ca_certs;
     int pin_status_rc, login_rc;
+    int change_rc, unblock_rc, admin_rc, generate_rc, write_rc;   /* EDGE_SET_ADMIN */
     size_t signs, signs_ok, signs_verified;
     size_t decrypts, decrypts_ok, decrypts_verified;
     size_t derives, derives_ok, derives_verified;

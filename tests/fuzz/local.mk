@@ -267,16 +267,19 @@ endif
 # sessions recorded by tests/unit/test_token_edges (KYSO_EDGE_CORPUS=DIR),
 # which also replays them.
 FUZZ_SEEDS_EDGE = \
+	tests/fuzz/corpus/edge-piv/piv-admin \
 	tests/fuzz/corpus/edge-piv/piv-extended-pss \
 	tests/fuzz/corpus/edge-piv/piv-no-login \
 	tests/fuzz/corpus/edge-piv/piv-t0-raw \
 	tests/fuzz/corpus/edge-piv/piv-t1 \
 	tests/fuzz/corpus/edge-piv/piv-unknown-atr \
+	tests/fuzz/corpus/edge-vgca-a/vgca-a-admin \
 	tests/fuzz/corpus/edge-vgca-a/vgca-a-extended \
 	tests/fuzz/corpus/edge-vgca-a/vgca-a-no-login \
 	tests/fuzz/corpus/edge-vgca-a/vgca-a-t0 \
 	tests/fuzz/corpus/edge-vgca-a/vgca-a-t1 \
 	tests/fuzz/corpus/edge-vgca-a/vgca-a-yubikey-atr \
+	tests/fuzz/corpus/edge-vgca-b/vgca-b-admin \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-extended \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-no-login \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-t0 \

@@ -60,15 +60,18 @@ static const struct seed seeds[] = {
     { "edge-piv", "piv-t0-raw", P_PIV, ATR(EDGE_ATR_YUBIKEY) | EDGE_SET_T0 | SCHEME(EDGE_SCHEME_RAW) },
     { "edge-piv", "piv-unknown-atr", P_PIV, ATR(EDGE_ATR_OTHER) },
     { "edge-piv", "piv-no-login", P_PIV, ATR(EDGE_ATR_YUBIKEY) | EDGE_SET_NO_LOGIN },
+    { "edge-piv", "piv-admin", P_PIV, ATR(EDGE_ATR_YUBIKEY) | EDGE_SET_ADMIN },
     { "edge-vgca-b", "vgca-b-t1", P_CHIPDOC, ATR(EDGE_ATR_CHIPDOC) },
     { "edge-vgca-b", "vgca-b-extended", P_CHIPDOC, ATR(EDGE_ATR_CHIPDOC) | EDGE_SET_EXTENDED },
     { "edge-vgca-b", "vgca-b-t0", P_CHIPDOC, ATR(EDGE_ATR_CHIPDOC) | EDGE_SET_T0 },
     { "edge-vgca-b", "vgca-b-no-login", P_CHIPDOC, ATR(EDGE_ATR_OTHER) | EDGE_SET_NO_LOGIN },
+    { "edge-vgca-b", "vgca-b-admin", P_CHIPDOC, ATR(EDGE_ATR_CHIPDOC) | EDGE_SET_ADMIN },
     { "edge-vgca-a", "vgca-a-t1", P_JCOP, ATR(EDGE_ATR_JCOP) },
     { "edge-vgca-a", "vgca-a-extended", P_JCOP, ATR(EDGE_ATR_JCOP) | EDGE_SET_EXTENDED },
     { "edge-vgca-a", "vgca-a-t0", P_JCOP, ATR(EDGE_ATR_JCOP) | EDGE_SET_T0 },
     { "edge-vgca-a", "vgca-a-yubikey-atr", P_JCOP, ATR(EDGE_ATR_YUBIKEY) },
     { "edge-vgca-a", "vgca-a-no-login", P_JCOP, ATR(EDGE_ATR_JCOP) | EDGE_SET_NO_LOGIN },
+    { "edge-vgca-a", "vgca-a-admin", P_JCOP, ATR(EDGE_ATR_JCOP) | EDGE_SET_ADMIN },
 };
 #define NSEEDS (sizeof(seeds) / sizeof(seeds[0]))
 
@@ -102,7 +105,7 @@ static void make_card(enum personality p, struct vt_card *card)
     const struct vt_personality *pers = p == P_PIV       ? &vt_personality_piv
                                         : p == P_CHIPDOC ? &vt_personality_vgca_chipdoc
                                                          : &vt_personality_vgca_jcop;
-    struct vt_init_options opt = { .pin = EDGE_PIN, .serial = 4242 };
+    struct vt_init_options opt = { .pin = EDGE_PIN, .puk = EDGE_PUK, .serial = 4242 };
     if (p == P_PIV) {
         opt.keys[0] = (struct vt_key_spec){ 0x9A, PKI "person-an-auth-p256.key.pem", PKI "person-an-auth-p256.pem" };
         opt.keys[1] = (struct vt_key_spec){ 0x9C, PKI "person-an-sign-rsa2048.key.pem",
@@ -166,7 +169,12 @@ static void assert_same_outcome(const struct edge_result *a, const struct edge_r
     assert_int_equal(a->signs_verified, b->signs_verified);
     assert_int_equal(a->decrypts_verified, b->decrypts_verified);
     assert_int_equal(a->derives_verified, b->derives_verified);
+    assert_int_equal(a->change_rc, b->change_rc);
+    assert_int_equal(a->unblock_rc, b->unblock_rc);
+    assert_int_equal(a->generate_rc, b->generate_rc);
+    assert_int_equal(a->write_rc, b->write_rc);
     assert_int_equal(a->commands, b->commands);
+    /* Not admin_rc: the management key's challenge is new on every run. */
 }
 
 /* A whole session: what it found matches the personality; with a login,
@@ -185,6 +193,15 @@ static void assert_expected(const struct seed *sd, const struct edge_result *res
     assert_int_equal(res->signs, e->signs);
     assert_int_equal(res->decrypts, e->decrypts);
     assert_int_equal(res->derives, e->derives);
+    if (sd->settings & EDGE_SET_ADMIN) {
+        assert_int_equal(res->change_rc, PCSC_OK);
+        if (sd->pers != P_CHIPDOC)
+            assert_int_equal(res->unblock_rc, PCSC_OK); /* variant B has no PUK */
+        if (sd->pers == P_PIV) {
+            assert_int_equal(res->generate_rc, PCSC_OK);
+            assert_int_equal(res->write_rc, PCSC_OK);
+        }
+    }
     if (sd->settings & EDGE_SET_NO_LOGIN)
         return;
     assert_int_equal(res->login_rc, PCSC_OK);
