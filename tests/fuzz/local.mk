@@ -285,3 +285,37 @@ FUZZ_SEEDS_EDGE = \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-t0 \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-t1
 EXTRA_DIST += $(FUZZ_SEEDS_EDGE)
+
+# The targets of the token edges end to end: token_open_transport,
+# enumeration, CA certificates, PIN, sign, decrypt, derive over a card that
+# answers from the input, with a mutator that keeps the input's records and
+# TLV consistent. fuzz_edge_piv drives the PIV edge, fuzz_edge_vgca the
+# government token (make check runs it once over each variant's seeds).
+EXTRA_DIST += tests/fuzz/fuzz_edge.c tests/fuzz/edge.dict
+FUZZ_EDGE_TESTS = tests/fuzz/run-fuzz-edge-piv.sh tests/fuzz/run-fuzz-edge-vgca-a.sh tests/fuzz/run-fuzz-edge-vgca-b.sh
+dist_check_SCRIPTS += $(FUZZ_EDGE_TESTS)
+TESTS += $(FUZZ_EDGE_TESTS)
+
+if HAVE_CLANG
+FUZZ_TARGETS += tests/fuzz/fuzz_edge_piv tests/fuzz/fuzz_edge_vgca
+FUZZ_EDGE_SRC = $(srcdir)/tests/fuzz/fuzz_edge.c $(srcdir)/tests/fuzz/edge_harness.c $(srcdir)/tests/fuzz/edge_mutator.c \
+	$(srcdir)/tests/fuzz/edge_tlv_tree.c \
+	$(srcdir)/pcsc/token.c $(srcdir)/pcsc/piv_edge.c $(srcdir)/pcsc/vgca_edge.c $(srcdir)/pcsc/pkcs15.c \
+	$(srcdir)/pcsc/tlv.c $(srcdir)/pcsc/apdu.c $(srcdir)/pcsc/status.c $(srcdir)/pcsc/rsa_pad.c $(srcdir)/pcsc/reader.c
+FUZZ_EDGE_DEPS = $(FUZZ_EDGE_SRC) \
+	$(srcdir)/tests/fuzz/edge_harness.h $(srcdir)/tests/fuzz/edge_mutator.h $(srcdir)/tests/fuzz/edge_tlv_tree.h \
+	$(srcdir)/pcsc/token.h $(srcdir)/pcsc/pkcs15.h $(srcdir)/pcsc/tlv.h $(srcdir)/pcsc/apdu.h $(srcdir)/pcsc/status.h \
+	$(srcdir)/pcsc/rsa_pad.h $(srcdir)/pcsc/reader.h config.h
+FUZZ_EDGE_LINK = $(FUZZ_CFLAGS) $(PCSC_CFLAGS) $(FUZZ_EDGE_SRC) $(OPENSSL_LIBS) $(PCSC_LIBS)
+
+tests/fuzz/fuzz_edge_piv: $(FUZZ_EDGE_DEPS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -DEDGE_TARGET=EDGE_TARGET_PIV $(FUZZ_EDGE_LINK) -o $@
+
+tests/fuzz/fuzz_edge_vgca: $(FUZZ_EDGE_DEPS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) -DEDGE_TARGET=EDGE_TARGET_VGCA $(FUZZ_EDGE_LINK) -o $@
+
+tests/fuzz/run-fuzz-edge-piv.log: tests/fuzz/fuzz_edge_piv
+tests/fuzz/run-fuzz-edge-vgca-a.log tests/fuzz/run-fuzz-edge-vgca-b.log: tests/fuzz/fuzz_edge_vgca
+endif

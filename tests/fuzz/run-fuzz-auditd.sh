@@ -1,3 +1,3 @@
 #!/bin/bash
-# Short libFuzzer run of fuzz_auditd (see run-fuzz.sh).
-exec "$(dirname "$0")/run-fuzz.sh" auditd
+# Short libFuzzer run of fuzz_auditd with its dictionary (see run-fuzz.sh).
+exec "$(dirname "$0")/run-fuzz.sh" auditd auditd auditd.dict
