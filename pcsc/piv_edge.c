@@ -721,7 +721,15 @@ static int piv_derive(struct token *t, const struct token_key *k, const uint8_t 
 {
     if (k->type != TOKEN_KEY_EC)
         return PCSC_E_INVALID_ARG;
-    return general_authenticate(t, k, 0x85, point, point_len, pin, pin_len, out, out_len);
+    int rc = general_authenticate(t, k, 0x85, point, point_len, pin, pin_len, out, out_len);
+    /* The shared secret is the x coordinate, as long as the field: any
+     * other length is the card's error, and a short one would make a weak
+     * key of what the application takes for a secret. */
+    if (rc == PCSC_OK && *out_len != (k->bits + 7) / 8) {
+        OPENSSL_cleanse(out, *out_len);
+        rc = PCSC_E_MALFORMED;
+    }
+    return rc;
 }
 
 /* Management key algorithm: from metadata where the card has it, else by

@@ -285,6 +285,10 @@ FUZZ_SEEDS_EDGE = \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-t0 \
 	tests/fuzz/corpus/edge-vgca-b/vgca-b-t1
 EXTRA_DIST += $(FUZZ_SEEDS_EDGE)
+# Inputs the edge fuzzers found, minimised; test_token_edges replays them.
+FUZZ_REGRESS_EDGE = \
+	tests/fuzz/regress/piv-derive-empty-secret
+EXTRA_DIST += $(FUZZ_REGRESS_EDGE)
 
 # The targets of the token edges end to end: token_open_transport,
 # enumeration, CA certificates, PIN, sign, decrypt, derive over a card that

@@ -77,6 +77,6 @@ tests_unit_test_token_edges_SOURCES = tests/unit/test_token_edges.c tests/unit/t
 	tests/fuzz/edge_harness.c tests/fuzz/edge_harness.h tests/fuzz/edge_mutator.c tests/fuzz/edge_mutator.h \
 	tests/fuzz/edge_tlv_tree.c tests/fuzz/edge_tlv_tree.h
 tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"' \
-	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"'
+	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"' -DKYSO_FUZZ_REGRESS='"$(abs_top_srcdir)/tests/fuzz/regress"'
 tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_token_edges_LDADD = tools/vtoken/libvtoken.la pcsc/libkysopcsc.la $(CMOCKA_LIBS)

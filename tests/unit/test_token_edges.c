@@ -9,7 +9,8 @@
  *   how the seed corpora tests/fuzz/corpus/edge-* are made.
  * - Every committed seed replayed: the expected keys and certificates, the
  *   signatures good, the script used to its end.
- * - Regression scripts of defects the edges had.
+ * - Regression scripts of defects the edges had, and the inputs of
+ *   tests/fuzz/regress that the fuzzers found.
  * - The mutator: DER bodies written back unchanged, mutated seeds run. */
 #include "config.h"
 
@@ -35,8 +36,8 @@
 #include "tools/vtoken/piv.h"
 #include "tools/vtoken/vgca.h"
 
-#if !defined(KYSO_TEST_PKI) || !defined(KYSO_FUZZ_CORPUS)
-#error "KYSO_TEST_PKI and KYSO_FUZZ_CORPUS must name test-vectors/pki and tests/fuzz/corpus"
+#if !defined(KYSO_TEST_PKI) || !defined(KYSO_FUZZ_CORPUS) || !defined(KYSO_FUZZ_REGRESS)
+#error "KYSO_TEST_PKI, KYSO_FUZZ_CORPUS, KYSO_FUZZ_REGRESS: test-vectors/pki, tests/fuzz/corpus, tests/fuzz/regress"
 #endif
 
 #define PKI KYSO_TEST_PKI "/"
@@ -411,6 +412,33 @@ static void test_regress_index_past_end(void **state)
     }
 }
 
+/* Inputs the fuzzers found (tests/fuzz/regress/), minimised: each ran
+ * into a defect that is fixed now. */
+static struct edge_result run_regression(const char *name, enum edge_target target)
+{
+    char path[4096];
+    size_t len;
+    struct edge_result res;
+    snprintf(path, sizeof(path), "%s/%s", KYSO_FUZZ_REGRESS, name);
+    uint8_t *p = read_file(path, &len);
+    edge_run(target, p, len, false, &res);
+    free(p);
+    if (res.violation)
+        fail_msg("%s: %s", name, res.violation);
+    return res;
+}
+
+/* A PIV card answered an ECDH derivation with an empty 82: the edge gave
+ * a secret of 0 bytes as the shared x. Now only a field-size x is one. */
+static void test_regress_derive_empty_secret(void **state)
+{
+    struct edge_result res = run_regression("piv-derive-empty-secret", EDGE_TARGET_PIV);
+    assert_string_equal(res.edge, "piv");
+    assert_int_equal(res.nkeys, 1);
+    assert_int_equal(res.derives, 1);
+    assert_int_equal(res.derives_ok, 0);
+}
+
 /* ---- the mutator ---- */
 
 static void rewrite_one(const struct seed *sd, const uint8_t *p, size_t len)
@@ -495,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_replay_seeds),
         cmocka_unit_test(test_regress_path_past_end),
         cmocka_unit_test(test_regress_index_past_end),
+        cmocka_unit_test(test_regress_derive_empty_secret),
         cmocka_unit_test(test_mutator_rewrites_seeds),
         cmocka_unit_test(test_mutants_run),
     };
