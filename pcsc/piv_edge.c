@@ -324,8 +324,10 @@ static int read_slot(struct token *t, uint8_t ref, uint8_t id, uint32_t cert_tag
         }
         const unsigned char *p = cert.value;
         X509 *x = d2i_X509(NULL, &p, (long)cert.len);
-        if (x && p == cert.value + cert.len) {
-            k->pub = X509_get_pubkey(x);
+        /* A certificate whose key cannot be read is not known to be this
+         * key's: the key then comes from the metadata, without it. */
+        k->pub = x && p == cert.value + cert.len ? X509_get_pubkey(x) : NULL;
+        if (k->pub) {
             k->cert = malloc(cert.len);
             if (k->cert) {
                 memcpy(k->cert, cert.value, cert.len);

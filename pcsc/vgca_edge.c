@@ -301,34 +301,37 @@ static EVP_PKEY *public_key_of(struct token *t, const struct p15_public_key *pk)
     return pub;
 }
 
-/* A certificate file: DER as it is, or variant A's compressed form (tag
- * 7A), which nobody outside bit4id can read: NULL then. */
+/* A copy of the X.509 certificate that der[0..len) starts with (what
+ * follows it is the file's padding), or NULL if it does not start with one. */
+static uint8_t *copy_certificate(const uint8_t *der, size_t len, size_t *out_len)
+{
+    const unsigned char *p = der;
+    X509 *x = len && len <= MAX_FILE && der[0] == 0x30 ? d2i_X509(NULL, &p, (long)len) : NULL;
+    uint8_t *copy = NULL;
+    if (x) {
+        size_t n = (size_t)(p - der);
+        copy = malloc(n);
+        if (copy) {
+            memcpy(copy, der, n);
+            *out_len = n;
+        }
+        X509_free(x);
+    }
+    return copy;
+}
+
+/* A certificate given in the CDF or in a file: DER as it is, or variant
+ * A's compressed form (tag 7A), which nobody outside bit4id can read: NULL
+ * then, as for anything else that is not a certificate. */
 static uint8_t *certificate_of(struct token *t, const struct p15_certificate *c, size_t *len)
 {
-    if (c->direct) {
-        uint8_t *der = malloc(c->direct_len);
-        if (der) {
-            memcpy(der, c->direct, c->direct_len);
-            *len = c->direct_len;
-        }
-        return der;
-    }
+    if (c->direct)
+        return copy_certificate(c->direct, c->direct_len, len);
     uint8_t *file = NULL;
     size_t flen = 0;
     if (!c->has_path || read_path(t, &c->path, true, &file, &flen) != PCSC_OK)
         return NULL;
-    uint8_t *der = NULL;
-    const unsigned char *p = file;
-    X509 *x = flen && file[0] == 0x30 ? d2i_X509(NULL, &p, (long)flen) : NULL;
-    if (x) {
-        size_t n = (size_t)(p - file);
-        der = malloc(n);
-        if (der) {
-            memcpy(der, file, n);
-            *len = n;
-        }
-        X509_free(x);
-    }
+    uint8_t *der = copy_certificate(file, flen, len);
     free_file(file);
     return der;
 }
@@ -430,6 +433,12 @@ static int vgca_enumerate(struct token *t)
             X509 *x = d2i_X509(NULL, &p, (long)k->cert_len);
             k->pub = x ? X509_get_pubkey(x) : NULL;
             X509_free(x);
+            if (!k->pub) {
+                /* A certificate whose key cannot be read is not known to be this key's. */
+                free(k->cert);
+                k->cert = NULL;
+                k->cert_len = 0;
+            }
         }
         for (size_t j = 0; j < npuk && !k->pub; j++)
             if (puk[j].key.id_len == pk->id_len && memcmp(puk[j].key.id, pk->id, pk->id_len) == 0)

@@ -155,6 +155,17 @@ static void check_info(const struct token *t, struct edge_result *res)
             "token info not terminated");
 }
 
+/* der[0..len) is one DER certificate, nothing before or after it; its
+ * public key is *key's when key is given. */
+static bool is_certificate(const uint8_t *der, size_t len, EVP_PKEY *key)
+{
+    const unsigned char *p = der;
+    X509 *x = der && len > 0 && len < 0x7FFFFFFF ? d2i_X509(NULL, &p, (long)len) : NULL;
+    bool ok = x && p == der + len && (!key || (X509_get0_pubkey(x) && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1));
+    X509_free(x);
+    return ok;
+}
+
 static void check_enumeration(const struct token *t, struct edge_result *res)
 {
     PROMISE(res, t->nkeys <= TOKEN_MAX_KEYS && t->ncerts <= TOKEN_MAX_CERTS && t->nobjects <= TOKEN_MAX_DATA_OBJECTS,
@@ -166,6 +177,8 @@ static void check_enumeration(const struct token *t, struct edge_result *res)
         PROMISE(res, terminated(k->label, sizeof(k->label)) && terminated(k->cert_label, sizeof(k->cert_label)),
                 "key label not terminated");
         PROMISE(res, (k->cert == NULL) == (k->cert_len == 0), "certificate and length disagree");
+        if (k->cert && k->cert_len)
+            PROMISE(res, is_certificate(k->cert, k->cert_len, k->pub), "a key's certificate is not one of its key");
         if (k->type == TOKEN_KEY_RSA)
             PROMISE(res, k->bits >= t->edge->rsa_min_bits && k->bits <= t->edge->rsa_max_bits &&
                              k->bits <= TOKEN_MAX_RSA_BITS && (!k->pub || EVP_PKEY_is_a(k->pub, "RSA")),
@@ -176,10 +189,12 @@ static void check_enumeration(const struct token *t, struct edge_result *res)
         if (k->pub)
             PROMISE(res, (unsigned)EVP_PKEY_get_bits(k->pub) == k->bits, "key size differs from its public key");
     }
-    for (size_t i = 0; i < t->ncerts && i < TOKEN_MAX_CERTS; i++)
+    for (size_t i = 0; i < t->ncerts && i < TOKEN_MAX_CERTS; i++) {
         PROMISE(res, t->certs[i].der && t->certs[i].len > 0 && t->certs[i].id_len <= TOKEN_MAX_ID &&
                          terminated(t->certs[i].label, sizeof(t->certs[i].label)),
                 "CA certificate entry broken");
+        PROMISE(res, is_certificate(t->certs[i].der, t->certs[i].len, NULL), "a CA certificate is not one");
+    }
     for (size_t i = 0; i < t->nobjects && i < TOKEN_MAX_DATA_OBJECTS; i++)
         PROMISE(res, terminated(t->objects[i].label, sizeof(t->objects[i].label)) &&
                          terminated(t->objects[i].app_oid, sizeof(t->objects[i].app_oid)),
@@ -438,6 +453,8 @@ static void session(struct token *t, enum edge_target target, uint8_t settings, 
     if (res->violation)
         return; /* what follows would trip over it */
     res->nkeys = t->nkeys;
+    for (size_t i = 0; i < t->nkeys; i++)
+        res->key_certs += t->keys[i].cert != NULL;
     res->ncerts = t->ncerts;
     res->nobjects = t->nobjects;
     for (size_t i = 0; i < t->nobjects; i++) {

@@ -79,7 +79,7 @@ struct edge_result {
     const char *edge;            /* the edge that drove the card, NULL if none */
     bool other_edge;             /* not the target's edge: the session stopped */
     int open_rc, enum_rc;
-    size_t nkeys, ncerts, nobjects, objects_read, ca_certs;
+    size_t nkeys, key_certs, ncerts, nobjects, objects_read, ca_certs;  /* key_certs: keys with a certificate */
     int pin_status_rc, login_rc;
     int change_rc, unblock_rc, admin_rc, generate_rc, write_rc;   /* EDGE_SET_ADMIN */
     size_t signs, signs_ok, signs_verified;

@@ -287,7 +287,9 @@ FUZZ_SEEDS_EDGE = \
 EXTRA_DIST += $(FUZZ_SEEDS_EDGE)
 # Inputs the edge fuzzers found, minimised; test_token_edges replays them.
 FUZZ_REGRESS_EDGE = \
-	tests/fuzz/regress/piv-derive-empty-secret
+	tests/fuzz/regress/piv-certificate-key-unreadable \
+	tests/fuzz/regress/piv-derive-empty-secret \
+	tests/fuzz/regress/vgca-direct-certificate-not-one
 EXTRA_DIST += $(FUZZ_REGRESS_EDGE)
 
 # The targets of the token edges end to end: token_open_transport,

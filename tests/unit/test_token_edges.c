@@ -80,16 +80,16 @@ static const struct seed seeds[] = {
 struct expect {
     const char *corpus;
     enum edge_target target;
-    size_t nkeys, ca_certs, nobjects, signs, decrypts, derives;
+    size_t nkeys, key_certs, ca_certs, nobjects, signs, decrypts, derives;
 };
 
 static const struct expect expects[] = {
     /* 9A P-256, 9C and 9D RSA-2048, retired 82 P-256; no CA on PIV cards. */
-    { "edge-piv", EDGE_TARGET_PIV, 4, 0, 6, 4, 2, 2 },
+    { "edge-piv", EDGE_TARGET_PIV, 4, 4, 0, 6, 4, 2, 2 },
     /* The RSA-2048 signer, the issuing and root CAs. */
-    { "edge-vgca-b", EDGE_TARGET_VGCA, 1, 2, 0, 1, 0, 0 },
+    { "edge-vgca-b", EDGE_TARGET_VGCA, 1, 1, 2, 0, 1, 0, 0 },
     /* The RSA-3072 key from the PuKDF; its certificate is compressed. */
-    { "edge-vgca-a", EDGE_TARGET_VGCA, 1, 0, 0, 1, 0, 0 },
+    { "edge-vgca-a", EDGE_TARGET_VGCA, 1, 0, 0, 0, 1, 0, 0 },
 };
 
 static const struct expect *expect_for(const char *corpus)
@@ -162,6 +162,7 @@ static void assert_same_outcome(const struct edge_result *a, const struct edge_r
     assert_int_equal(a->open_rc, b->open_rc);
     assert_int_equal(a->enum_rc, b->enum_rc);
     assert_int_equal(a->nkeys, b->nkeys);
+    assert_int_equal(a->key_certs, b->key_certs);
     assert_int_equal(a->ncerts, b->ncerts);
     assert_int_equal(a->ca_certs, b->ca_certs);
     assert_int_equal(a->objects_read, b->objects_read);
@@ -189,6 +190,7 @@ static void assert_expected(const struct seed *sd, const struct edge_result *res
     assert_false(res->other_edge);
     assert_int_equal(res->enum_rc, PCSC_OK);
     assert_int_equal(res->nkeys, e->nkeys);
+    assert_int_equal(res->key_certs, e->key_certs);
     assert_int_equal(res->ca_certs, e->ca_certs);
     assert_int_equal(res->nobjects, e->nobjects);
     assert_int_equal(res->signs, e->signs);
@@ -439,6 +441,30 @@ static void test_regress_derive_empty_secret(void **state)
     assert_int_equal(res.derives_ok, 0);
 }
 
+/* A CDF entry of variant A gave its certificate directly, and the value
+ * was an RSAPublicKey: the edge offered it as the key's certificate. Now
+ * a direct value is checked as a file's content is; the key stays (its
+ * public key from the PuKDF), without a certificate. */
+static void test_regress_direct_certificate_not_one(void **state)
+{
+    struct edge_result res = run_regression("vgca-direct-certificate-not-one", EDGE_TARGET_VGCA);
+    assert_string_equal(res.edge, "vgca");
+    assert_int_equal(res.enum_rc, PCSC_OK);
+    assert_int_equal(res.nkeys, 1);
+    assert_int_equal(res.key_certs, 0);
+}
+
+/* A PIV certificate whose public key OpenSSL cannot read: the edge kept
+ * the certificate and took the key from the metadata, a key the
+ * certificate does not name. Now such a certificate is not the key's. */
+static void test_regress_certificate_key_unreadable(void **state)
+{
+    struct edge_result res = run_regression("piv-certificate-key-unreadable", EDGE_TARGET_PIV);
+    assert_string_equal(res.edge, "piv");
+    assert_int_equal(res.enum_rc, PCSC_OK);
+    assert_int_equal(res.key_certs, 0);
+}
+
 /* ---- the mutator ---- */
 
 static void rewrite_one(const struct seed *sd, const uint8_t *p, size_t len)
@@ -524,6 +550,8 @@ int main(void)
         cmocka_unit_test(test_regress_path_past_end),
         cmocka_unit_test(test_regress_index_past_end),
         cmocka_unit_test(test_regress_derive_empty_secret),
+        cmocka_unit_test(test_regress_direct_certificate_not_one),
+        cmocka_unit_test(test_regress_certificate_key_unreadable),
         cmocka_unit_test(test_mutator_rewrites_seeds),
         cmocka_unit_test(test_mutants_run),
     };
