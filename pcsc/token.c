@@ -179,12 +179,27 @@ static bool key_size_usable(const struct token_edge *e, const struct token_key *
     return k->bits == 256 || k->bits == 384;
 }
 
+/* An EC public key comes from the card as a point (PIV metadata, a
+ * certificate): one that is not a point of the curve, or is its point at
+ * infinity, is no public key of any private key (P-256 and P-384 have
+ * prime order: the quick check is the whole check). RSA moduli are taken
+ * as they come (only their size matters to the layers above). */
+static bool public_key_valid(const struct token_key *k)
+{
+    if (k->type != TOKEN_KEY_EC)
+        return true;
+    EVP_PKEY_CTX *ctx = k->pub ? EVP_PKEY_CTX_new(k->pub, NULL) : NULL;
+    bool ok = ctx && EVP_PKEY_public_check_quick(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
 static void drop_unusable_keys(struct token *t)
 {
     size_t kept = 0;
     for (size_t i = 0; i < t->nkeys; i++) {
         struct token_key *k = &t->keys[i];
-        if (!key_size_usable(t->edge, k)) {
+        if (!key_size_usable(t->edge, k) || !public_key_valid(k)) {
             EVP_PKEY_free(k->pub);
             free(k->cert);
             t->keys_refused++;

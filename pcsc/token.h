@@ -182,7 +182,7 @@ struct token {
     struct token_cert certs[TOKEN_MAX_CERTS];
     size_t ncerts;
     bool enumerated;
-    size_t keys_refused;           /* keys of a size the edge cannot use (not offered) */
+    size_t keys_refused;           /* keys not offered: a size the edge cannot use, no EC point */
     uint64_t apdus;                /* APDUs sent (for measurements) */
 };
 

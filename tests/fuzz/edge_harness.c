@@ -155,15 +155,46 @@ static void check_info(const struct token *t, struct edge_result *res)
             "token info not terminated");
 }
 
-/* der[0..len) is one DER certificate, nothing before or after it; its
- * public key is *key's when key is given. */
+/* Certificates checked before, with their public keys: d2i_X509 is the
+ * dearest part of a session, and most inputs keep the seeds' certificates. */
+#define CERT_CACHE 16
+static struct cert_seen {
+    uint8_t *der;
+    size_t len;
+    bool ok;           /* one DER certificate, nothing before or after it */
+    EVP_PKEY *pub;     /* its public key, NULL if unreadable */
+} cert_cache[CERT_CACHE];
+static size_t cert_cache_next;
+
+static const struct cert_seen *look_at_certificate(const uint8_t *der, size_t len)
+{
+    for (size_t i = 0; i < CERT_CACHE; i++)
+        if (cert_cache[i].der && cert_cache[i].len == len && memcmp(cert_cache[i].der, der, len) == 0)
+            return &cert_cache[i];
+    struct cert_seen *c = &cert_cache[cert_cache_next++ % CERT_CACHE];
+    free(c->der);
+    EVP_PKEY_free(c->pub);
+    memset(c, 0, sizeof(*c));
+    const unsigned char *p = der;
+    X509 *x = len < 0x7FFFFFFF ? d2i_X509(NULL, &p, (long)len) : NULL;
+    c->ok = x && p == der + len;
+    c->pub = x ? X509_get_pubkey(x) : NULL;
+    X509_free(x);
+    c->der = malloc(len);
+    if (c->der) {
+        memcpy(c->der, der, len);
+        c->len = len;
+    }
+    return c;
+}
+
+/* der[0..len) is one DER certificate; its public key is key when given. */
 static bool is_certificate(const uint8_t *der, size_t len, EVP_PKEY *key)
 {
-    const unsigned char *p = der;
-    X509 *x = der && len > 0 && len < 0x7FFFFFFF ? d2i_X509(NULL, &p, (long)len) : NULL;
-    bool ok = x && p == der + len && (!key || (X509_get0_pubkey(x) && EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1));
-    X509_free(x);
-    return ok;
+    if (!der || len == 0)
+        return false;
+    const struct cert_seen *c = look_at_certificate(der, len);
+    return c->ok && (!key || (c->pub && EVP_PKEY_eq(c->pub, key) == 1));
 }
 
 static void check_enumeration(const struct token *t, struct edge_result *res)
@@ -188,6 +219,11 @@ static void check_enumeration(const struct token *t, struct edge_result *res)
                     "EC key of a size no layer handles");
         if (k->pub)
             PROMISE(res, (unsigned)EVP_PKEY_get_bits(k->pub) == k->bits, "key size differs from its public key");
+        if (k->pub && k->type == TOKEN_KEY_EC) {
+            EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k->pub, NULL);
+            PROMISE(res, ctx && EVP_PKEY_public_check_quick(ctx) == 1, "an EC key's point is not on its curve");
+            EVP_PKEY_CTX_free(ctx);
+        }
     }
     for (size_t i = 0; i < t->ncerts && i < TOKEN_MAX_CERTS; i++) {
         PROMISE(res, t->certs[i].der && t->certs[i].len > 0 && t->certs[i].id_len <= TOKEN_MAX_ID &&

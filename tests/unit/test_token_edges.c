@@ -465,6 +465,16 @@ static void test_regress_certificate_key_unreadable(void **state)
     assert_int_equal(res.key_certs, 0);
 }
 
+/* The key of the case above came from its metadata with the point at
+ * infinity (86 01 00): it was offered with that as its public key. Now an
+ * EC key whose point is not on its curve is not offered. */
+static void test_regress_ec_point_at_infinity(void **state)
+{
+    struct edge_result res = run_regression("piv-certificate-key-unreadable", EDGE_TARGET_PIV);
+    assert_int_equal(res.enum_rc, PCSC_OK);
+    assert_int_equal(res.nkeys, 0);
+}
+
 /* ---- the mutator ---- */
 
 static void rewrite_one(const struct seed *sd, const uint8_t *p, size_t len)
@@ -552,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_regress_derive_empty_secret),
         cmocka_unit_test(test_regress_direct_certificate_not_one),
         cmocka_unit_test(test_regress_certificate_key_unreadable),
+        cmocka_unit_test(test_regress_ec_point_at_infinity),
         cmocka_unit_test(test_mutator_rewrites_seeds),
         cmocka_unit_test(test_mutants_run),
     };
