@@ -143,20 +143,20 @@ static enum mutation choose(struct edge_rng *r)
     return M_TLV;
 }
 
-static bool starts_with_element(const struct record *rec)
+static bool structured(const struct record *rec)
 {
-    return !rec->error && edge_tlv_starts_with_element(rec->body, rec->body_len);
+    return !rec->error && edge_tlv_is_structured(rec->body, rec->body_len);
 }
 
-/* A record with a body if one turns up in a few tries; mostly one that
- * starts with an element: the middle of a certificate read in pieces
- * matters less than the directories. */
+/* A record with a body if one turns up in a few tries; mostly one that is
+ * whole TLV: the middle of a certificate read in pieces matters less than
+ * the directories and the objects. */
 static size_t pick_body(const struct script *s, struct edge_rng *r)
 {
-    bool structured = edge_rng_below(r, 4) != 0;
+    bool want_structured = edge_rng_below(r, 4) != 0;
     size_t i = edge_rng_below(r, s->n);
-    for (int k = 0; k < 16; k++, i = edge_rng_below(r, s->n))
-        if (!s->recs[i].error && s->recs[i].body_len > 0 && (!structured || starts_with_element(&s->recs[i])))
+    for (int k = 0; k < 32; k++, i = edge_rng_below(r, s->n))
+        if (!s->recs[i].error && s->recs[i].body_len > 0 && (!want_structured || structured(&s->recs[i])))
             break;
     return i;
 }

@@ -63,8 +63,9 @@ void edge_tree_write(const struct edge_tree *t, struct edge_buf *out);
  * take elements from. New values live in the arena. */
 void edge_tree_mutate(struct edge_tree *t, const uint8_t *donor, size_t donor_len, struct edge_rng *r,
                       struct edge_arena *a, edge_byte_mutator bytes);
-/* The body starts with a whole element. */
-bool edge_tlv_starts_with_element(const uint8_t *body, size_t len);
+/* The body is whole elements, up to its end or to 00 or FF padding (a
+ * directory file, a complete answer; not a piece of a longer one). */
+bool edge_tlv_is_structured(const uint8_t *body, size_t len);
 
 /* Parses a body and writes it back with every length recomputed: a DER
  * body comes back unchanged (for tests). Returns the length written, or 0
