@@ -574,6 +574,7 @@ static int vgca_change_pin(struct token *t, enum token_pin_ref ref, const uint8_
                            const uint8_t *new_pin, size_t new_len, int *tries_left)
 {
     uint8_t r = ref_of(state_of(t), ref);
+    *tries_left = -1;
     if (!r)
         return PCSC_E_NOT_SUPPORTED;
     return two_secrets(t, INS_CHANGE_REFERENCE, r, old_pin, old_len, new_pin, new_len, tries_left);

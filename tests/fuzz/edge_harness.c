@@ -141,6 +141,10 @@ static bool terminated(const char *s, size_t size)
     return memchr(s, '\0', size) != NULL;
 }
 
+/* Tries left: -1 (unknown) or a count, up to 15 from 63Cx and up to 255
+ * from PIV metadata; -2 is the harness's "never set". */
+#define TRIES_KNOWN(n) ((n) >= -1 && (n) <= 255)
+
 #define PROMISE(res, cond, what)                   \
     do {                                           \
         if (!(cond) && !(res)->violation)          \
@@ -449,10 +453,10 @@ static void administer(struct token *t, struct edge_result *res)
     size_t pin_len = strlen(EDGE_PIN), puk_len = strlen(EDGE_PUK);
     int tries = -2;
     res->change_rc = t->edge->change_pin(t, TOKEN_PIN_USER, pin, pin_len, pin, pin_len, &tries);
-    PROMISE(res, tries >= -1 && tries <= 15, "PIN tries out of range after a change");
+    PROMISE(res, TRIES_KNOWN(tries), "PIN tries left unset or out of range after a change");
     tries = -2;
     res->unblock_rc = t->edge->unblock(t, puk, puk_len, pin, pin_len, &tries);
-    PROMISE(res, tries >= -1 && tries <= 15, "PUK tries out of range after an unblock");
+    PROMISE(res, TRIES_KNOWN(tries), "PUK tries left unset or out of range after an unblock");
     if (t->edge->admin_auth)
         res->admin_rc = t->edge->admin_auth(t, (const uint8_t *)EDGE_MGM_KEY, EDGE_MGM_KEY_LEN);
     if (t->edge->generate) {
@@ -508,15 +512,15 @@ static void session(struct token *t, enum edge_target target, uint8_t settings, 
     int tries = -2;
     bool verified = false;
     res->pin_status_rc = t->edge->pin_status(t, TOKEN_PIN_USER, &tries, &verified);
-    PROMISE(res, tries >= -1 && tries <= 15, "PIN tries out of range");
+    PROMISE(res, TRIES_KNOWN(tries), "PIN tries left unset or out of range");
     tries = -2;
     t->edge->pin_status(t, TOKEN_PIN_SO, &tries, &verified);
-    PROMISE(res, tries >= -1 && tries <= 15, "PUK tries out of range");
+    PROMISE(res, TRIES_KNOWN(tries), "PUK tries left unset or out of range");
     res->login_rc = PCSC_E_NOT_SUPPORTED;
     if (!(settings & EDGE_SET_NO_LOGIN)) {
         tries = -2;
         res->login_rc = t->edge->verify(t, TOKEN_PIN_USER, (const uint8_t *)EDGE_PIN, strlen(EDGE_PIN), &tries);
-        PROMISE(res, tries >= -1 && tries <= 15, "PIN tries out of range after VERIFY");
+        PROMISE(res, TRIES_KNOWN(tries), "PIN tries left unset or out of range after VERIFY");
     }
     for (size_t i = 0; i < t->nkeys && i < EDGE_MAX_KEY_OPS; i++) {
         const struct token_key *k = &t->keys[i];

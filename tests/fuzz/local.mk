@@ -289,6 +289,7 @@ EXTRA_DIST += $(FUZZ_SEEDS_EDGE)
 FUZZ_REGRESS_EDGE = \
 	tests/fuzz/regress/piv-certificate-key-unreadable \
 	tests/fuzz/regress/piv-derive-empty-secret \
+	tests/fuzz/regress/vgca-change-pin-no-reference \
 	tests/fuzz/regress/vgca-direct-certificate-not-one
 EXTRA_DIST += $(FUZZ_REGRESS_EDGE)
 

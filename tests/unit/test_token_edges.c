@@ -475,6 +475,16 @@ static void test_regress_ec_point_at_infinity(void **state)
     assert_int_equal(res.nkeys, 0);
 }
 
+/* An AODF gave the user PIN the reference 0: changing it returned at
+ * once without saying how many tries were left (the caller's variable
+ * stayed as it was). Now it says -1, as every other path does. */
+static void test_regress_change_pin_no_reference(void **state)
+{
+    struct edge_result res = run_regression("vgca-change-pin-no-reference", EDGE_TARGET_VGCA);
+    assert_string_equal(res.edge, "vgca");
+    assert_int_equal(res.change_rc, PCSC_E_NOT_SUPPORTED);
+}
+
 /* ---- the mutator ---- */
 
 static void rewrite_one(const struct seed *sd, const uint8_t *p, size_t len)
@@ -563,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_regress_direct_certificate_not_one),
         cmocka_unit_test(test_regress_certificate_key_unreadable),
         cmocka_unit_test(test_regress_ec_point_at_infinity),
+        cmocka_unit_test(test_regress_change_pin_no_reference),
         cmocka_unit_test(test_mutator_rewrites_seeds),
         cmocka_unit_test(test_mutants_run),
     };
