@@ -247,7 +247,7 @@ FUZZ_SEEDS_AUDITD = \
 	tests/fuzz/corpus/auditd/sign-ecdsa-checked \
 	tests/fuzz/corpus/auditd/sign-pss-retry \
 	tests/fuzz/corpus/auditd/withheld
-EXTRA_DIST += tests/fuzz/fuzz_auditd.c tests/fuzz/auditd.dict $(FUZZ_SEEDS_AUDITD)
+EXTRA_DIST += tests/fuzz/fuzz_auditd.c tests/fuzz/auditd.dict $(FUZZ_SEEDS_AUDITD) tests/fuzz/README.md
 dist_check_SCRIPTS += tests/fuzz/run-fuzz-auditd.sh
 TESTS += tests/fuzz/run-fuzz-auditd.sh
 
