@@ -532,77 +532,54 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
 
 /* ------------------------------------------------------------ verify */
 
+/* 1 valid, 0 not, -1 failed, -2 a signature of the wrong length. The
+ * check is audit/proof.c's, the one every signature the card makes goes
+ * through: here only what it covers is built. */
 static int verify_in_software(struct p11_operation *op, const uint8_t *sig, size_t sig_len)
 {
-    uint8_t hash[EVP_MAX_MD_SIZE];
+    uint8_t hash[EVP_MAX_MD_SIZE], block[P11_MAX_RAW_INPUT];
     unsigned int hash_len = 0;
     const uint8_t *tbs = op->buffer ? op->buffer : (const uint8_t *)"";
     size_t tbs_len = op->buffer_len;
     const EVP_MD *md = op->md ? EVP_MD_CTX_get0_md(op->md) : NULL;
     EVP_PKEY *pub = op->verify_key;
-    int ok = 0;
+    bool rsa = EVP_PKEY_is_a(pub, "RSA");
+    size_t mod = (size_t)EVP_PKEY_get_size(pub), field = (size_t)(EVP_PKEY_get_bits(pub) + 7) / 8;
+    char scheme[48] = "ecdsa";
 
+    if (sig_len != (rsa ? mod : 2 * field))
+        return -2;
     if (md) {
         if (EVP_DigestFinal_ex(op->md, hash, &hash_len) != 1)
             return -1;
         tbs = hash;
         tbs_len = hash_len;
     }
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
-    if (!ctx || EVP_PKEY_verify_init(ctx) != 1)
-        goto out;
-    if (EVP_PKEY_is_a(pub, "RSA")) {
-        size_t mod = (size_t)EVP_PKEY_get_size(pub);
-        if (sig_len != mod) {
-            ok = -2;
-            goto out;
+    if (rsa && op->mechanism == CKM_RSA_X_509) {
+        /* Shorter data is a number: zeros on the left. */
+        if (tbs_len > mod || mod > sizeof(block))
+            return 0;
+        memset(block, 0, mod - tbs_len);
+        memcpy(block + mod - tbs_len, tbs, tbs_len);
+        tbs = block;
+        tbs_len = mod;
+        snprintf(scheme, sizeof(scheme), "raw");
+    } else if (rsa && op->pss_md) {
+        if (snprintf(scheme, sizeof(scheme), "pss:%s:%s:%d", EVP_MD_get0_name(op->pss_md),
+                     EVP_MD_get0_name(op->pss_mgf1_md), op->pss_salt_len) >= (int)sizeof(scheme))
+            return -1;
+    } else if (rsa) {
+        if (md) {
+            int n = digest_info(md, hash, hash_len, block, sizeof(block));
+            if (n < 0)
+                return -1;
+            tbs = block;
+            tbs_len = (size_t)n;
         }
-        if (op->mechanism == CKM_RSA_X_509) {
-            uint8_t rec[1024], expect[1024];
-            size_t rlen = sizeof(rec);
-            if (tbs_len > mod || EVP_PKEY_verify_recover_init(ctx) != 1 ||
-                EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) != 1 ||
-                EVP_PKEY_verify_recover(ctx, rec, &rlen, sig, sig_len) != 1 || rlen != mod)
-                goto out;
-            memset(expect, 0, mod - tbs_len);
-            memcpy(expect + mod - tbs_len, tbs, tbs_len);
-            ok = CRYPTO_memcmp(rec, expect, mod) == 0;
-            goto out;
-        }
-        bool pss = op->pss_md != NULL;
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) != 1)
-            goto out;
-        if (pss && (EVP_PKEY_CTX_set_signature_md(ctx, op->pss_md) != 1 ||
-                    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op->pss_mgf1_md) != 1 ||
-                    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, op->pss_salt_len) != 1))
-            goto out;
-        if (!pss && md && EVP_PKEY_CTX_set_signature_md(ctx, md) != 1)
-            goto out;
-        ok = EVP_PKEY_verify(ctx, sig, sig_len, tbs, tbs_len) == 1;
-    } else {
-        /* r‖s to DER for OpenSSL. */
-        size_t field = (size_t)(EVP_PKEY_get_bits(pub) + 7) / 8;
-        if (sig_len != 2 * field) {
-            ok = -2;
-            goto out;
-        }
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(sig, (int)field, NULL), *sv = BN_bin2bn(sig + field, (int)field, NULL);
-        unsigned char *der = NULL;
-        int dlen = -1;
-        if (es && r && sv && ECDSA_SIG_set0(es, r, sv) == 1) {
-            r = sv = NULL;
-            dlen = i2d_ECDSA_SIG(es, &der);
-        }
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(es);
-        if (dlen > 0)
-            ok = EVP_PKEY_verify(ctx, der, (size_t)dlen, tbs, tbs_len) == 1;
-        OPENSSL_free(der);
+        snprintf(scheme, sizeof(scheme), "pkcs1");
     }
-out:
-    EVP_PKEY_CTX_free(ctx);
+    int ok = audit_proof_check_key(pub, scheme, tbs, tbs_len, sig, sig_len) ? 1 : 0;
+    OPENSSL_cleanse(hash, sizeof(hash));
     return ok;
 }
 
