@@ -81,17 +81,20 @@ bool ledger_buried(const struct ledger *l, const char *request)
     return false;
 }
 
-/* The last LEDGER_SCAN_BYTES of the log, from a line's start. */
-static char *read_tail(const char *path, size_t *len)
+/* The last max bytes of the log, from a line's start; *whole when that
+ * is the whole file. */
+static char *read_tail(const char *path, size_t max, size_t *len, bool *whole)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     char *buf = NULL;
     *len = 0;
+    *whole = true;
     if (fd < 0)
         return NULL;
     if (fstat(fd, &sb) == 0 && sb.st_size > 0) {
-        size_t want = (size_t)sb.st_size < LEDGER_SCAN_BYTES ? (size_t)sb.st_size : LEDGER_SCAN_BYTES;
+        size_t want = (size_t)sb.st_size < max ? (size_t)sb.st_size : max;
+        *whole = (size_t)sb.st_size <= max;
         off_t from = sb.st_size - (off_t)want;
         buf = malloc(want + 1);
         ssize_t n = buf ? pread(fd, buf, want, from) : -1;
@@ -132,7 +135,8 @@ void ledger_load(struct ledger *l, const char *log_path)
 {
     l->next = l->count = 0;
     size_t len;
-    char *buf = read_tail(log_path, &len);
+    bool whole;
+    char *buf = read_tail(log_path, LEDGER_SCAN_BYTES, &len, &whole);
     if (!buf)
         return;
     json_tokener *tok = json_tokener_new();
@@ -160,23 +164,32 @@ void ledger_load(struct ledger *l, const char *log_path)
     free(buf);
 }
 
+/* The record with seq in the tail of the log. A withholding follows its
+ * record within seconds, so the last 64 KiB nearly always hold it: only
+ * then is more read (the daemon must not read megabytes per request). */
 void *ledger_read_record(const char *log_path, uint64_t seq)
 {
     char prefix[48];
     int plen = snprintf(prefix, sizeof(prefix), "{\"v\":1,\"seq\":%llu,", (unsigned long long)seq);
-    size_t len;
-    char *buf = read_tail(log_path, &len);
     json_object *found = NULL;
-    for (char *line = buf; buf && line < buf + len && !found;) {
-        char *nl = memchr(line, '\n', (size_t)(buf + len - line));
-        size_t n = nl ? (size_t)(nl - line) : (size_t)(buf + len - line);
-        if (n > (size_t)plen && memcmp(line, prefix, (size_t)plen) == 0) {
-            json_tokener *tok = json_tokener_new();
-            found = tok ? json_tokener_parse_ex(tok, line, (int)n) : NULL;
-            json_tokener_free(tok);
+    static const size_t tails[] = { 64 * 1024, 1024 * 1024, LEDGER_SCAN_BYTES };
+    bool whole = false;
+    for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]) && !found && !whole; t++) {
+        size_t len;
+        char *buf = read_tail(log_path, tails[t], &len, &whole);
+        for (char *line = buf; buf && line < buf + len && !found;) {
+            char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+            size_t n = nl ? (size_t)(nl - line) : (size_t)(buf + len - line);
+            if (n > (size_t)plen && memcmp(line, prefix, (size_t)plen) == 0) {
+                json_tokener *tok = json_tokener_new();
+                found = tok ? json_tokener_parse_ex(tok, line, (int)n) : NULL;
+                json_tokener_free(tok);
+            }
+            line += n + 1;
         }
-        line += n + 1;
+        free(buf);
+        if (!buf)
+            break;
     }
-    free(buf);
     return found;
 }
