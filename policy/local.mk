@@ -6,3 +6,5 @@ policy_libkysopolicy_la_SOURCES = \
 	policy/trust.c policy/trust.h \
 	policy/decide.c policy/decide.h
 policy_libkysopolicy_la_LIBADD = $(OPENSSL_LIBS)
+# The CRL cache (rule M1: revocation) and its writer for kyso crl update.
+policy_libkysopolicy_la_SOURCES += policy/crl.c policy/crl.h policy/crl_store.c
