@@ -131,7 +131,12 @@ int audit_timeout_ms(void);
 /* Around fork() (the module's atfork handlers): holds the sinks' locks. */
 void audit_sink_fork_prepare(void);
 void audit_sink_fork_done(void);
-/* True when KYSO_AUDIT=off (benchmarks only). */
+/* Where records go: "daemon" (the default socket), "daemon:/SOCKET",
+ * "file:/PATH" or "off", and how long one may take (100 to 10000 ms).
+ * Set by the module from root's configuration; -1 for a sink it does not
+ * know (the setting is then unchanged). */
+int audit_sink_configure(const char *sink, int timeout_ms);
+/* True when the sink is "off" (allowed only where the rules were weakened). */
 bool audit_disabled(void);
 
 /* ---- helpers shared by the tools ---- */

@@ -1,8 +1,10 @@
-/* The audit trail's sinks, chosen by KYSO_AUDIT (audit/README.md):
- * kyso-auditd (the default), the log file written directly, or off.
+/* The audit trail's sinks (audit/README.md): kyso-auditd (the default),
+ * the log file written directly, or off. Which one is not decided here:
+ * the module sets it from root's configuration (audit_sink_configure;
+ * policy_choose_audit decides what the environment may change).
  *
- * A record costs at most audit_timeout_ms() (KYSO_AUDIT_TIMEOUT_MS, 1500 ms
- * by default, 100 to 10000) plus the daemon's grace for the batch in hand
+ * A record costs at most audit_timeout_ms() (1500 ms by default, 100 to
+ * 10000) plus the daemon's grace for the batch in hand
  * (AUDIT_ANSWER_GRACE_MS): a daemon that is stopped or overloaded makes
  * the operation fail closed within that, never hang. A request that went
  * out without an answer may have been written: it is withheld (see
@@ -26,6 +28,11 @@
 #define MAX_PENDING 256
 /* Of a record's time, what sending earlier withholdings may take. */
 #define PENDING_SHARE_MS 300
+
+/* The sink and its timeout, as the module configured them. */
+static pthread_mutex_t setting_lock = PTHREAD_MUTEX_INITIALIZER;
+static char configured[300] = "daemon:" AUDIT_DEFAULT_SOCKET;
+static int configured_timeout_ms = DEFAULT_TIMEOUT_MS;
 
 /* The direct file sink keeps one writer per process (reopened after fork:
  * a child must not share the parent's lock state). */
@@ -52,10 +59,12 @@ void audit_sink_fork_prepare(void)
 {
     pthread_mutex_lock(&file_lock);
     pthread_mutex_lock(&pending_lock);
+    pthread_mutex_lock(&setting_lock);
 }
 
 void audit_sink_fork_done(void)
 {
+    pthread_mutex_unlock(&setting_lock);
     pthread_mutex_unlock(&pending_lock);
     pthread_mutex_unlock(&file_lock);
 }
@@ -72,25 +81,46 @@ __attribute__((destructor)) static void close_sinks(void)
     file_writer = NULL;
 }
 
-static const char *setting(void)
+int audit_sink_configure(const char *sink, int timeout_ms)
 {
-    const char *v = getenv("KYSO_AUDIT");
-    return v && *v ? v : "daemon:" AUDIT_DEFAULT_SOCKET;
+    char v[sizeof(configured)];
+    if (strcmp(sink, "daemon") == 0)
+        snprintf(v, sizeof(v), "daemon:%s", AUDIT_DEFAULT_SOCKET);
+    else if (strcmp(sink, "off") == 0 || (strncmp(sink, "file:", 5) == 0 && sink[5] == '/') ||
+             (strncmp(sink, "daemon:", 7) == 0 && sink[7] == '/' && strlen(sink + 7) < 108)) {
+        if (strlen(sink) >= sizeof(v))
+            return -1;
+        snprintf(v, sizeof(v), "%s", sink);
+    } else
+        return -1;
+    pthread_mutex_lock(&setting_lock);
+    snprintf(configured, sizeof(configured), "%s", v);
+    configured_timeout_ms = timeout_ms >= 100 && timeout_ms <= 10000 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+    pthread_mutex_unlock(&setting_lock);
+    return 0;
+}
+
+/* A copy: another thread may configure the sink meanwhile. */
+static const char *setting(char buf[static 300])
+{
+    pthread_mutex_lock(&setting_lock);
+    memcpy(buf, configured, sizeof(configured));
+    pthread_mutex_unlock(&setting_lock);
+    return buf;
 }
 
 bool audit_disabled(void)
 {
-    return strcmp(setting(), "off") == 0;
+    char buf[300];
+    return strcmp(setting(buf), "off") == 0;
 }
 
 int audit_timeout_ms(void)
 {
-    const char *v = getenv("KYSO_AUDIT_TIMEOUT_MS");
-    char *end;
-    long ms = v && *v ? strtol(v, &end, 10) : DEFAULT_TIMEOUT_MS;
-    if (!v || !*v || *end || ms < 100 || ms > 10000)
-        ms = DEFAULT_TIMEOUT_MS;
-    return (int)ms;
+    pthread_mutex_lock(&setting_lock);
+    int ms = configured_timeout_ms;
+    pthread_mutex_unlock(&setting_lock);
+    return ms;
 }
 
 static int64_t mono_ms(void)
@@ -185,7 +215,8 @@ void audit_sink_flush(int timeout_ms)
 
 int audit_submit(const struct audit_event *ev, struct audit_receipt *receipt, char *err, size_t errlen)
 {
-    const char *s = setting();
+    char buf[300];
+    const char *s = setting(buf);
     memset(receipt, 0, sizeof(*receipt));
     if (strcmp(s, "off") == 0)
         return 0;
@@ -206,14 +237,15 @@ int audit_submit(const struct audit_event *ev, struct audit_receipt *receipt, ch
             remember(s + 7, receipt->request, "kyso-auditd did not confirm the record in time: the result was withheld");
         return r == AUDIT_WRITTEN ? 0 : -1;
     }
-    snprintf(err, errlen, "KYSO_AUDIT=%s is not file:PATH, daemon:SOCKET or off", s);
+    snprintf(err, errlen, "the audit sink %s is not file:PATH, daemon:SOCKET or off", s);
     return -1;
 }
 
 int audit_withhold(const struct audit_event *ev, const struct audit_receipt *receipt, const char *why, char *err,
                    size_t errlen)
 {
-    const char *s = setting();
+    char buf[300];
+    const char *s = setting(buf);
     if (strcmp(s, "off") == 0 || !receipt->request[0])
         return 0;
     if (strncmp(s, "file:", 5) == 0 && s[5]) {
@@ -232,6 +264,6 @@ int audit_withhold(const struct audit_event *ev, const struct audit_receipt *rec
         remember(s + 7, receipt->request, why);
         return -1;
     }
-    snprintf(err, errlen, "KYSO_AUDIT=%s is not file:PATH, daemon:SOCKET or off", s);
+    snprintf(err, errlen, "the audit sink %s is not file:PATH, daemon:SOCKET or off", s);
     return -1;
 }

@@ -33,7 +33,7 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_
         else if (m && !(p11_mechanism_flags(slot, m) & CKF_DECRYPT))
             rv = CKR_MECHANISM_INVALID;
         else if ((rv = p11_setup_operation(op, OP_DECRYPT, pMechanism, k, CKF_DECRYPT)) == CKR_OK)
-            op->needs_context_login = k->always_authenticate;
+            op->needs_context_login = p11_key_pin_always(k);
     }
     p11_slot_unlock(slot);
     return rv;
@@ -73,10 +73,10 @@ static CK_RV decrypt_on_card(struct p11_slot *slot, struct p11_operation *op, st
     size_t raw_len = sizeof(raw);
     CK_RV rv = p11_slot_begin(slot);
     if (rv == CKR_OK) {
-        const uint8_t *pin = k->always_authenticate ? op->context_pin.data : NULL;
+        const uint8_t *pin = p11_key_pin_always(k) ? op->context_pin.data : NULL;
         int rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, pin, op->context_pin.len, raw,
                                            &raw_len);
-        if (rc == PCSC_E_SECURITY && !k->always_authenticate && p11_slot_relogin(slot)) {
+        if (rc == PCSC_E_SECURITY && !p11_key_pin_always(k) && p11_slot_relogin(slot)) {
             raw_len = sizeof(raw);
             rc = slot->token.edge->decrypt(&slot->token, k, op->buffer, op->buffer_len, NULL, 0, raw, &raw_len);
         }
@@ -138,7 +138,7 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         p11_op_reset(op);
         return CKR_USER_NOT_LOGGED_IN;
     }
-    if (k->always_authenticate && !op->context_pin.data)
+    if (p11_key_pin_always(k) && !op->context_pin.data)
         return CKR_USER_NOT_LOGGED_IN;
     if (!p11_below_modulus(k->pub, op->buffer, op->buffer_len)) {
         p11_op_reset(op);
@@ -149,7 +149,8 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
     EVP_Digest(op->buffer, op->buffer_len, in_sha, &in_sha_len, EVP_sha256(), NULL);
     struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_DECRYPT, .mechanism = op->mechanism,
                                       .digest = in_sha, .input_len = op->buffer_len };
-    CK_RV rv = p11_policy_decide(&ev, &out->rec);
+    char warning[160];
+    CK_RV rv = p11_policy_decide(&ev, &out->rec, warning, sizeof(warning));
     if (rv != CKR_OK) {
         p11_op_reset(op);
         return rv;
@@ -158,6 +159,7 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
     /* Recorded whatever the outcome, before any plain text leaves. */
     p11_record_init(&out->rec, slot, "decrypt", k);
     p11_record_input(&out->rec, op->mechanism, in_sha, op->buffer_len);
+    snprintf(out->rec.detail, sizeof(out->rec.detail), "%s", warning);
     out->rec.outcome = rv;
     out->serial = op->serial;
     if (rv == CKR_OK)

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "pcsc/reader.h"
@@ -134,6 +135,7 @@ struct p11_slot {
     /* C_WaitForSlotEvent: an event not yet reported */
     atomic_bool event_pending;     /* set under the slot or the module lock */
     /* Records to make once the lock is released (p11_audit_note). */
+    time_t last_use;               /* the last call on the slot (M13 idle_logout) */
     struct p11_record *notes;
 };
 
@@ -242,6 +244,9 @@ bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsi
 #define P11_MAX_TBS 1024            /* what a signature covers: a modulus-size block at most */
 
 enum p11_op_class { P11_SIGN, P11_DECRYPT, P11_DERIVE };
+/* rules.c: whether k's certificate allows the use (M12), so that CKA_SIGN,
+ * CKA_DECRYPT and CKA_DERIVE say what the key will be allowed to do. */
+bool p11_key_usage_allows(const struct token_key *k, enum p11_op_class use);
 
 struct p11_signature_event {
     const struct p11_slot *slot;
@@ -297,9 +302,26 @@ void p11_records_fork_child(void);
 CK_RV p11_record_release(struct p11_record *r, CK_RV rv, CK_BYTE_PTR out, CK_ULONG_PTR out_len);
 /* The rules' decision. Not CKR_OK (CKR_ACTION_PROHIBITED): refused, and
  * *refusal is the record to make once the slot is unlocked. */
-CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal);
+/* rules.c: the decision (warning: a note for the record of an allowed
+ * operation, e.g. a stale CRL under crl_stale = warn). */
+CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal, char *warning,
+                        size_t warning_len);
+/* rules.c: root's configuration at C_Initialize / C_Finalize. */
+void p11_rules_load(void);
+void p11_rules_unload(void);
+/* A fresh PIN before every use of k: PIV 9C, or every key under
+ * [M13] pin_every_signature. */
+bool p11_key_pin_always(const struct token_key *k);
+/* M2: CKR_OK in admin mode; otherwise an audited refusal. */
+CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key);
+/* M13 idle_logout, at the start of every call on a slot (its lock held). */
+void p11_rules_idle_check(struct p11_slot *slot);
+/* The configured pinentry program, if any. */
+bool p11_rules_pinentry(char *program, size_t len, int *timeout_s);
 /* PIN and administrative events: recorded when the slot's lock is
  * released (best effort: the card has already acted). */
+void p11_audit_note_rule(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
+                         const char *rule, const char *detail);
 void p11_audit_note(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
                     const char *detail);
 void p11_notes_make(struct p11_record *notes);

@@ -201,7 +201,7 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
         return CKR_KEY_HANDLE_INVALID;
     if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive)
         return CKR_KEY_TYPE_INCONSISTENT;
-    if (k->always_authenticate)
+    if (p11_key_pin_always(k))
         return CKR_KEY_FUNCTION_NOT_PERMITTED; /* no place for a context login in C_DeriveKey */
     /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
     const CK_ATTRIBUTE *vl = p11_template_find(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
@@ -223,7 +223,8 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
     EVP_Digest(point, point_len, peer_sha, &n, EVP_sha256(), NULL);
     struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_DERIVE, .mechanism = CKM_ECDH1_DERIVE,
                                       .digest = peer_sha, .input_len = point_len };
-    if ((rv = p11_policy_decide(&ev, &out->rec)) != CKR_OK)
+    char warning[160];
+    if ((rv = p11_policy_decide(&ev, &out->rec, warning, sizeof(warning))) != CKR_OK)
         return rv;
     out->len = sizeof(out->value);
     if ((rv = p11_slot_begin(slot)) == CKR_OK) {
@@ -245,6 +246,7 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
     /* Recorded whatever the outcome, before the secret can be used. */
     p11_record_init(&out->rec, slot, "derive", k);
     p11_record_input(&out->rec, CKM_ECDH1_DERIVE, peer_sha, point_len);
+    snprintf(out->rec.detail, sizeof(out->rec.detail), "%s", warning);
     out->rec.outcome = rv;
     out->login_serial = slot->login_serial;
     snprintf(out->label, sizeof(out->label), "ECDH with %.50s", k->label);
@@ -411,6 +413,8 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
         rv = id ? CKR_ATTRIBUTE_VALUE_INVALID : CKR_TEMPLATE_INCOMPLETE;
         goto out;
     }
+    if ((rv = p11_rules_admin_write(slot, "key generation", NULL)) != CKR_OK)
+        goto out;
     if ((rv = p11_slot_enumerate(slot)) != CKR_OK || (rv = p11_slot_begin(slot)) != CKR_OK)
         goto out;
     EVP_PKEY *pub = NULL;

@@ -350,6 +350,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         p11_debug("C_Initialize: no PC/SC service yet");
     }
     p11.pin_cache = env_flag("KYSO_PIN_CACHE", true);
+    p11_rules_load();
     p11.pid = getpid();
     fork_count_at_init = atomic_load(&fork_count);
     p11.initialized = true;
@@ -390,6 +391,7 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
         p11_slot_release(&p11.slots[i]);
     pcsc_context_release(&p11.wait_ctx);
     pcsc_context_release(&p11.list_ctx);
+    p11_rules_unload();
     p11.initialized = false;
     p11_mutex_destroy(p11.lock);
     p11.lock = NULL;
@@ -487,6 +489,7 @@ CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_s
     }
     /* The card changed under the session: report it once, then forget it. */
     p11_slot_refresh(slot);
+    p11_rules_idle_check(slot);
     if (s->generation != slot->generation || !slot->token_ready) {
         p11_session_free(slot, s);
         p11_slot_unlock(slot);

@@ -272,7 +272,7 @@ static enum attr_state key_public_attribute(const struct token_key *k, CK_ATTRIB
         return put_ulong(v, k->local ? (k->type == TOKEN_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN)
                                      : CK_UNAVAILABLE_INFORMATION);
     case CKA_DERIVE:
-        return put_bool(v, k->derive);
+        return put_bool(v, k->derive && p11_key_usage_allows(k, P11_DERIVE));
     case CKA_SUBJECT: {
         X509 *x = parse_cert(k);
         if (!x)
@@ -466,12 +466,12 @@ static enum attr_state get_attribute(struct p11_slot *slot, enum p11_object_kind
         case CKA_UNWRAP:
         case CKA_WRAP_WITH_TRUSTED:
             return put_bool(v, false);
-        case CKA_DECRYPT:
-            return put_bool(v, k->decrypt);
+        case CKA_DECRYPT: /* what the card can do, within what the certificate allows (M12) */
+            return put_bool(v, k->decrypt && p11_key_usage_allows(k, P11_DECRYPT));
         case CKA_SIGN:
-            return put_bool(v, k->sign);
+            return put_bool(v, k->sign && p11_key_usage_allows(k, P11_SIGN));
         case CKA_ALWAYS_AUTHENTICATE:
-            return put_bool(v, k->always_authenticate);
+            return put_bool(v, p11_key_pin_always(k));
         case CKA_VALUE:
         case CKA_PRIVATE_EXPONENT:
         case CKA_PRIME_1:
@@ -724,8 +724,11 @@ CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, 
     struct token_data_object *d;
     if (!pTemplate && ulCount)
         rv = CKR_ARGUMENTS_BAD;
-    else if ((rv = p11_object_resolve(slot, hObject, &kind, &k, &d)) == CKR_OK)
-        rv = CKR_ACTION_PROHIBITED; /* the card's objects are not modifiable */
+    else if ((rv = p11_object_resolve(slot, hObject, &kind, &k, &d)) == CKR_OK) {
+        /* M2: the card's objects are not modifiable */
+        p11_audit_note_rule(slot, "refusal", k, CKR_ACTION_PROHIBITED, "M2", "C_SetAttributeValue on a token object");
+        rv = CKR_ACTION_PROHIBITED;
+    }
     p11_slot_unlock(slot);
     return rv;
 }
@@ -743,8 +746,12 @@ CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTR
     struct token_data_object *d;
     if (!phNewObject || (!pTemplate && ulCount))
         rv = CKR_ARGUMENTS_BAD;
-    else if ((rv = p11_object_resolve(slot, hObject, &kind, &k, &d)) == CKR_OK)
+    else if ((rv = p11_object_resolve(slot, hObject, &kind, &k, &d)) == CKR_OK) {
+        /* M2 and M3: no copy of a token object */
+        p11_audit_note_rule(slot, "refusal", k, CKR_ACTION_PROHIBITED, kind == OBJ_PRIVATE ? "M3" : "M2",
+                            "C_CopyObject on a token object");
         rv = CKR_ACTION_PROHIBITED;
+    }
     p11_slot_unlock(slot);
     return rv;
 }
@@ -765,7 +772,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
             OPENSSL_cleanse(sec, sizeof(*sec));
             sec->used = false;
         } else {
-            rv = CKR_ACTION_PROHIBITED; /* the card's objects stay */
+            /* M2: the card's objects stay */
+            p11_audit_note_rule(slot, "refusal", k, CKR_ACTION_PROHIBITED, "M2", "C_DestroyObject on a token object");
+            rv = CKR_ACTION_PROHIBITED;
         }
     }
     p11_slot_unlock(slot);
@@ -851,6 +860,8 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_
         goto out;
     }
     uint8_t ref = key->ref;
+    if ((rv = p11_rules_admin_write(slot, "writing a certificate to the token", key)) != CKR_OK)
+        goto out;
     rv = p11_slot_begin(slot);
     if (rv != CKR_OK)
         goto out;

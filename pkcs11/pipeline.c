@@ -27,7 +27,6 @@
 
 #include "audit/audit.h"
 #include "pkcs11/internal.h"
-#include "policy/decide.h"
 
 /* Every record between p11_record_init and p11_record_clear. Records are
  * made outside the slot locks, so a fork may find one half made: in the
@@ -168,7 +167,7 @@ CK_RV p11_record_make(struct p11_record *r)
     char rv[32], err[512];
     to_event(r, &a, rv, sizeof(rv));
     if (audit_disabled()) {
-        p11_debug("audit trail OFF (KYSO_AUDIT=off): %s with key %s not recorded", a.event, r->key);
+        p11_debug("audit trail OFF (the rules were weakened to allow it): %s with key %s not recorded", a.event, r->key);
         return CKR_OK;
     }
     if (audit_submit(&a, &r->receipt, err, sizeof(err)) != 0) {
@@ -206,37 +205,14 @@ CK_RV p11_record_release(struct p11_record *r, CK_RV rv, CK_BYTE_PTR out, CK_ULO
     return rv;
 }
 
-CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal)
-{
-    static const enum policy_action actions[] = { [P11_SIGN] = POLICY_SIGN, [P11_DECRYPT] = POLICY_DECRYPT,
-                                                  [P11_DERIVE] = POLICY_DERIVE };
-    char mech[48];
-    struct policy_request rq = { .action = actions[ev->kind],
-                                 .cert_der = ev->key->cert,
-                                 .cert_len = ev->key->cert_len,
-                                 .token_serial = ev->slot->token.info.serial,
-                                 .mechanism = p11_mechanism_name(ev->mechanism, mech, sizeof(mech)),
-                                 .uid = getuid() };
-    struct policy_decision d;
-    policy_decide(&rq, &d);
-    if (d.allowed)
-        return CKR_OK;
-    /* Refused: recorded as a refusal (by the caller, once the slot is
-     * unlocked), and the application told the action is not allowed. */
-    p11_record_init(refusal, ev->slot, "refusal", ev->key);
-    p11_record_input(refusal, ev->mechanism, ev->digest, ev->input_len);
-    refusal->outcome = CKR_ACTION_PROHIBITED;
-    snprintf(refusal->rule, sizeof(refusal->rule), "%s", d.rule[0] ? d.rule : "?");
-    snprintf(refusal->detail, sizeof(refusal->detail), "%s", d.detail);
-    p11_debug("policy: %s refused by rule %s: %s", ev->kind == P11_SIGN ? "signature" : ev->kind == P11_DECRYPT
-                                                                                            ? "decryption"
-                                                                                            : "derivation",
-              refusal->rule, refusal->detail);
-    return CKR_ACTION_PROHIBITED;
-}
-
 void p11_audit_note(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
                     const char *detail)
+{
+    p11_audit_note_rule(slot, event, key, outcome, NULL, detail);
+}
+
+void p11_audit_note_rule(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
+                         const char *rule, const char *detail)
 {
     struct p11_record *r = malloc(sizeof(*r));
     if (!r) {
@@ -245,6 +221,8 @@ void p11_audit_note(struct p11_slot *slot, const char *event, const struct token
     }
     p11_record_init(r, slot, event, key);
     r->outcome = outcome;
+    if (rule)
+        snprintf(r->rule, sizeof(r->rule), "%s", rule);
     if (detail)
         snprintf(r->detail, sizeof(r->detail), "%s", detail);
     /* Kept in order; made when the slot's lock is released. */

@@ -392,6 +392,8 @@ CK_RV C_InitPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPin
         rv = CKR_USER_NOT_LOGGED_IN;
     } else if (slot->so_is_mgm_key) {
         rv = CKR_USER_NOT_LOGGED_IN; /* unblocking needs the PUK */
+    } else if ((rv = p11_rules_admin_write(slot, "unblocking the user PIN (C_InitPIN)", NULL)) != CKR_OK) {
+        /* M2 and M6: only the authorised body recovers a locked token */
     } else if ((rv = p11_slot_begin(slot)) == CKR_OK) {
         int rc = slot->token.edge->unblock(&slot->token, slot->so_secret.data, slot->so_secret.len, pPin, ulPinLen,
                                            &tries);

@@ -376,7 +376,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         p11_op_reset(op);
         return CKR_USER_NOT_LOGGED_IN;
     }
-    if (k->always_authenticate && !op->context_pin.data)
+    if (p11_key_pin_always(k) && !op->context_pin.data)
         return CKR_USER_NOT_LOGGED_IN; /* C_Login(CKU_CONTEXT_SPECIFIC) first */
 
     struct sign_input *in = OPENSSL_secure_zalloc(sizeof(*in));
@@ -389,17 +389,18 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
     CK_RV rv = prepare_sign_input(op, k, in, &input_len);
     struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_SIGN, .mechanism = op->mechanism,
                                       .digest = in->sha256, .input_len = input_len };
+    char warning[160] = "";
     if (rv == CKR_OK)
-        rv = p11_policy_decide(&ev, rec);
+        rv = p11_policy_decide(&ev, rec, warning, sizeof(warning));
     if (rv == CKR_OK) {
-        if (k->always_authenticate) {
+        if (p11_key_pin_always(k)) {
             in->req.pin = op->context_pin.data;
             in->req.pin_len = op->context_pin.len;
         }
         rv = p11_slot_begin(slot);
         if (rv == CKR_OK) {
             int rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
-            if (rc == PCSC_E_SECURITY && !k->always_authenticate && p11_slot_relogin(slot)) {
+            if (rc == PCSC_E_SECURITY && !p11_key_pin_always(k) && p11_slot_relogin(slot)) {
                 sig_len = sizeof(sig);
                 rc = slot->token.edge->sign(&slot->token, k, &in->req, sig, &sig_len);
             }
@@ -412,6 +413,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         /* Recorded whatever the outcome; a signature only with its record. */
         p11_record_init(rec, slot, "sign", k);
         p11_record_input(rec, op->mechanism, in->sha256, input_len);
+        snprintf(rec->detail, sizeof(rec->detail), "%s", warning);
         char scheme[48];
         size_t tbs_len = 0;
         if (rv == CKR_OK && (!proof_of(k, &in->req, scheme, sizeof(scheme), &tbs_len) ||
@@ -459,7 +461,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJ
         } else if (m && !p11_mechanism_flags(slot, m)) {
             rv = CKR_MECHANISM_INVALID;
         } else if ((rv = p11_setup_operation(op, OP_SIGN, pMechanism, k, CKF_SIGN)) == CKR_OK) {
-            op->needs_context_login = k->always_authenticate;
+            op->needs_context_login = p11_key_pin_always(k);
         }
     }
     p11_slot_unlock(slot);

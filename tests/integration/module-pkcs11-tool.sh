@@ -136,10 +136,12 @@ check "-O: 82 public key (ID 05) is P-256" listed "$T/O" "Public Key" 05 "EC_PAR
 check "-O --login: 4 private keys" count_is 4 "^Private Key Object" "$T/O.login"
 check "-O --login: the private data object shows" count_is 1 "label: +'Printed Information'" "$T/O.login"
 check "-O --login: 9C private key has always-authenticate" listed "$T/O.login" "Private Key" 02 "Access: +always authenticate"
-check "-O --login: 9C private key signs and decrypts" listed "$T/O.login" "Private Key" 02 "Usage: +decrypt, sign$"
+# The usages are the card's, within what the certificate allows (rule M12):
+# 9C's certificate is for signatures, 9D's for key agreement.
+check "-O --login: 9C private key signs (its certificate: no decryption)" listed "$T/O.login" "Private Key" 02 "Usage: +sign$"
 check "-O --login: 9A private key has no always-authenticate" \
     listed_without "$T/O.login" "Private Key" 01 "always authenticate"
-check "-O --login: 9D private key derives" listed "$T/O.login" "Private Key" 03 "Usage: +sign, derive$"
+check "-O --login: 9D private key derives (its certificate: no signatures)" listed "$T/O.login" "Private Key" 03 "Usage: +derive$"
 check "-O --login: private keys are sensitive, never extractable" \
     listed "$T/O.login" "Private Key" 05 "sensitive, always sensitive, never extractable"
 

@@ -1,0 +1,194 @@
+/* kyso-pkcs11.so and the rules of policy/: root's configuration read at
+ * C_Initialize (and again when one of its files changes: policy_config_
+ * acquire stats them), the audit trail it names, the decision before
+ * every private-key operation, and the module-side rules the decision
+ * has no seam for: M2 (token writes only in admin mode), M13's PIN on
+ * every signature and idle logout.
+ *
+ * The environment is read here and handed to the policy layer, which
+ * decides what it may change (decide.h): the process's environment is the
+ * signer's. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "pkcs11/internal.h"
+#include "policy/certcheck.h"
+#include "policy/config.h"
+#include "policy/crl.h"
+#include "policy/decide.h"
+
+static void environment(struct policy_environment *env)
+{
+    env->audit = getenv("KYSO_AUDIT");
+    env->audit_timeout_ms = getenv("KYSO_AUDIT_TIMEOUT_MS");
+    env->conf = getenv("KYSO_CONF");
+}
+
+/* Weakened rules and refused configurations: for the administrator. */
+static void notice(const char *line)
+{
+    syslog(LOG_AUTHPRIV | LOG_WARNING, "kyso: %s", line);
+    p11_debug("policy: %s", line);
+}
+
+/* The audit trail: the one the rules allow, or (when the environment
+ * asked for another) the system's, which then records the refusals. */
+static void configure_audit(const struct policy_config *c)
+{
+    struct policy_environment env;
+    struct policy_audit_choice choice;
+    environment(&env);
+    policy_choose_audit(c, &env, &choice);
+    const char *sink = choice.allowed ? choice.sink : c ? c->audit_sink : "daemon";
+    if (audit_sink_configure(sink, choice.allowed ? choice.timeout_ms : c ? c->audit_timeout_ms : 1500) != 0)
+        audit_sink_configure("daemon", 1500);
+}
+
+void p11_rules_load(void)
+{
+    policy_config_set_notice(notice);
+    policy_config_reset();
+    policy_cert_reset();
+    struct policy_config *c = policy_config_acquire();
+    if (c)
+        p11_debug("policy: profile %s (%s), audit %s%s", c->profile->id, policy_level_name(c->profile->level),
+                  c->audit_sink, c->broken ? ", configuration REFUSED: every private-key operation fails" : "");
+    configure_audit(c);
+    policy_config_release(c);
+}
+
+void p11_rules_unload(void)
+{
+    policy_config_reset();
+    policy_cert_reset();
+    policy_crl_reset();
+}
+
+bool p11_key_pin_always(const struct token_key *k)
+{
+    if (k->always_authenticate)
+        return true;
+    struct policy_config *c = policy_config_acquire();
+    /* Without a configuration to say otherwise, the stricter answer. */
+    bool every = !c || c->broken || policy_value(c, POLICY_M13_PIN_EVERY);
+    policy_config_release(c);
+    return every;
+}
+
+static long idle_logout_seconds(void)
+{
+    struct policy_config *c = policy_config_acquire();
+    long s = c ? policy_value(c, POLICY_M13_IDLE_LOGOUT) : 60;
+    policy_config_release(c);
+    return s;
+}
+
+bool p11_rules_pinentry(char *program, size_t len, int *timeout_s)
+{
+    struct policy_config *c = policy_config_acquire();
+    bool ok = c && !c->broken && c->pinentry_program[0] && strlen(c->pinentry_program) < len;
+    if (ok) {
+        memcpy(program, c->pinentry_program, strlen(c->pinentry_program) + 1);
+        *timeout_s = c->pinentry_timeout_s;
+    }
+    policy_config_release(c);
+    return ok;
+}
+
+bool p11_key_usage_allows(const struct token_key *k, enum p11_op_class use)
+{
+    static const enum policy_usage uses[] = { [P11_SIGN] = POLICY_USE_SIGN, [P11_DECRYPT] = POLICY_USE_DECRYPT,
+                                              [P11_DERIVE] = POLICY_USE_DERIVE };
+    if (!k->cert)
+        return true; /* rule M1 decides a key without a certificate */
+    struct policy_config *c = policy_config_acquire();
+    bool check = !c || c->broken || policy_value(c, POLICY_M12_KEY_USAGE);
+    policy_config_release(c);
+    char why[192];
+    return !check || policy_cert_allows(k->cert, k->cert_len, uses[use], why, sizeof(why));
+}
+
+CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key)
+{
+    struct policy_config *c = policy_config_acquire();
+    bool admin = c && !c->broken && policy_value(c, POLICY_M2_ADMIN);
+    policy_config_release(c);
+    if (admin)
+        return CKR_OK;
+    char detail[128];
+    snprintf(detail, sizeof(detail), "%s refused: the token is not written to unless [M2] admin = yes", event);
+    p11_audit_note_rule(slot, "refusal", key, CKR_ACTION_PROHIBITED, "M2", detail);
+    p11_debug("policy: %s", detail);
+    return CKR_ACTION_PROHIBITED;
+}
+
+void p11_rules_idle_check(struct p11_slot *slot)
+{
+    time_t now = time(NULL);
+    if (slot->logged_in && slot->last_use) {
+        long idle = idle_logout_seconds();
+        if (idle > 0 && now - slot->last_use > idle) {
+            p11_debug("policy: slot idle for %lld s (M13 idle_logout = %ld): logged out", (long long)(now - slot->last_use),
+                      idle);
+            if (p11_slot_begin(slot) == CKR_OK) {
+                slot->token.edge->logout(&slot->token);
+                p11_slot_end(slot);
+            }
+            p11_slot_logout_state(slot);
+            /* Operations that needed the login end with it. */
+            for (struct p11_session *o = slot->sessions; o; o = o->next)
+                p11_op_reset(&o->crypto);
+            p11_audit_note_rule(slot, "logout", NULL, CKR_OK, "M13", "idle logout");
+        }
+    }
+    slot->last_use = now;
+}
+
+CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal, char *warning,
+                        size_t warning_len)
+{
+    static const enum policy_action actions[] = { [P11_SIGN] = POLICY_SIGN, [P11_DECRYPT] = POLICY_DECRYPT,
+                                                  [P11_DERIVE] = POLICY_DERIVE };
+    char mech[48];
+    struct policy_environment env;
+    environment(&env);
+    struct policy_request rq = { .action = actions[ev->kind],
+                                 .cert_der = ev->key->cert,
+                                 .cert_len = ev->key->cert_len,
+                                 .token_serial = ev->slot->token.info.serial,
+                                 .mechanism = p11_mechanism_name(ev->mechanism, mech, sizeof(mech)),
+                                 .uid = getuid(),
+                                 .env = &env };
+    struct policy_decision d;
+    struct policy_config *c = policy_config_acquire();
+    policy_decide(c, &rq, &d);
+    configure_audit(c); /* the configuration may have changed */
+    policy_config_release(c);
+    if (warning && warning_len)
+        snprintf(warning, warning_len, "%s", d.allowed ? d.warning : "");
+    if (d.allowed)
+        return CKR_OK;
+    /* A certificate that may not be used must not look like a wrong PIN:
+     * the key may not do this; the host's rules refuse everything. */
+    CK_RV rv = d.refusal == POLICY_REFUSE_KEY ? CKR_KEY_FUNCTION_NOT_PERMITTED : CKR_ACTION_PROHIBITED;
+    /* Recorded as a refusal (by the caller, once the slot is unlocked). */
+    p11_record_init(refusal, ev->slot, "refusal", ev->key);
+    p11_record_input(refusal, ev->mechanism, ev->digest, ev->input_len);
+    refusal->outcome = rv;
+    snprintf(refusal->rule, sizeof(refusal->rule), "%s", d.rule[0] ? d.rule : "?");
+    snprintf(refusal->detail, sizeof(refusal->detail), "%s", d.detail);
+    p11_debug("policy: %s refused by rule %s: %s",
+              ev->kind == P11_SIGN ? "signature" : ev->kind == P11_DECRYPT ? "decryption" : "derivation", refusal->rule,
+              refusal->detail);
+    syslog(LOG_AUTHPRIV | LOG_NOTICE, "kyso: %s with key %02X of token %s refused by rule %s: %s",
+           ev->kind == P11_SIGN ? "signature" : ev->kind == P11_DECRYPT ? "decryption" : "derivation", ev->key->ref,
+           ev->slot->token.info.serial, refusal->rule, refusal->detail);
+    return rv;
+}
