@@ -3,6 +3,7 @@
  *   kyso token status            readers, tokens, keys, certificates, PIN tries
  *   kyso cert import FILE [--system]
  *   kyso cert list [--system]
+ *   kyso policy show | check     the rules in force, and whether root's configuration is sound
  *
  * One clear line per error on stderr, exit status non-zero. */
 #include "config.h"
@@ -13,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
 #include "policy/certstore.h"
+#include "policy/certcheck.h"
+#include "policy/config.h"
 #include "tools/cli/audit_cmds.h"
+#include "tools/cli/policy_cmds.h"
 
 static void usage(FILE *f)
 {
@@ -26,6 +31,7 @@ static void usage(FILE *f)
           "  kyso token status\n"
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
+          "  kyso policy show | check\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
           "  kyso audit verify [--log FILE]... --key FILE [--checkpoint SEQ:HASH]\n"
           "  kyso audit rotate [--log FILE] ARCHIVE\n"
@@ -77,6 +83,33 @@ static void print_cert(const char *prefix, const uint8_t *der, size_t len)
     X509_free(x);
 }
 
+/* Rule M1 and M12 on a key's certificate: whether the module will sign. */
+static void print_verdict(const char *prefix, const uint8_t *der, size_t len, bool can_sign)
+{
+    struct policy_config *c = policy_config_acquire();
+    struct policy_cert_verdict v;
+    char why[192] = "";
+    if (!c) {
+        printf("%sM1: unknown (out of memory)\n", prefix);
+        return;
+    }
+    policy_cert_check(c, der, len, time(NULL), &v);
+    bool usage_ok = !policy_value(c, POLICY_M12_KEY_USAGE) || !der ||
+                    policy_cert_allows(der, len, POLICY_USE_SIGN, why, sizeof(why));
+    printf("%sM1: %s%s%s\n", prefix, policy_cert_state_name(v.state), v.warning[0] ? "; " : "", v.warning);
+    if (c->broken)
+        printf("%swill sign: no (the configuration is refused: %s)\n", prefix, c->problems[0]);
+    else if (!can_sign)
+        printf("%swill sign: no (the key does not sign)\n", prefix);
+    else if (!v.may_sign)
+        printf("%swill sign: no (%s: %s)\n", prefix, v.rule, v.why);
+    else if (!usage_ok)
+        printf("%swill sign: no (M12: %s)\n", prefix, why);
+    else
+        printf("%swill sign: yes\n", prefix);
+    policy_config_release(c);
+}
+
 static const char *tries_text(int tries, char *buf, size_t len)
 {
     if (tries < 0)
@@ -123,6 +156,7 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
                k->always_authenticate ? ", PIN for every signature" : "");
         if (k->cert) {
             print_cert("    ", k->cert, k->cert_len);
+            print_verdict("    ", k->cert, k->cert_len, k->sign);
             continue;
         }
         struct certstore_match m;
@@ -133,6 +167,7 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
         if (found == 0) {
             printf("    certificate from the local store (%s):\n", m.scope == CERTSTORE_SYSTEM ? "system" : "user's");
             print_cert("    ", m.der, m.len);
+            print_verdict("    ", m.der, m.len, k->sign);
             free(m.der);
         } else if (k->needs_certificate) {
             printf("    NO CERTIFICATE: the token's copy cannot be read and %s;\n    signing is refused until "
@@ -360,6 +395,8 @@ int main(int argc, char **argv)
         return cmd_cert(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(argv[1], "policy") == 0)
+        return policy_cmd(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }
