@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # make-pki.sh: regenerate kyso's test PKI into test-vectors/pki/.
 #
-# Run by hand (bash test-vectors/make-pki.sh), never by the build or by a
-# test: the files it writes are committed and are fixed test vectors.
-# Re-running it replaces every key, serial number and signature (keys are
-# random) while keeping file names, subjects, extensions and dates, so a
-# regeneration means updating any test that pins a fingerprint, serial or key.
+#   bash test-vectors/make-pki.sh               regenerate everything
+#   bash test-vectors/make-pki.sh --add-cases   issue only what is missing
+#
+# Run by hand, never by the build or by a test: the files it writes are
+# committed and are fixed test vectors.
+#
+# Without an option it replaces every key, serial number and signature
+# (keys are random) while keeping file names, subjects, extensions and
+# dates, so a regeneration means updating any test that pins a
+# fingerprint, serial or key.
+#
+# With --add-cases every certificate that is already in test-vectors/pki
+# (with its key) is kept byte for byte, the CAs included, and only the
+# missing ones are issued, with the committed CA keys; the CRLs are kept
+# when present. Use it to add a certificate without disturbing the tests
+# and samples that pin the existing ones. Everything is verified either way.
 #
 # Needs the `openssl` command of OpenSSL 3 (tested with 3.0). It also
 # verifies what it made and rewrites the generated EXTRA_DIST block of
@@ -17,6 +28,13 @@
 set -euo pipefail
 umask 022
 export LC_ALL=C.UTF-8
+
+add_cases=""
+case ${1:-} in
+  "") ;;
+  --add-cases) add_cases=1 ;;
+  *) echo "usage: make-pki.sh [--add-cases]" >&2; exit 2 ;;
+esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 dest=$here/pki
@@ -33,6 +51,12 @@ esac
 NOT_BEFORE=250101000000Z   # 2025-01-01 00:00:00 UTC
 NOT_AFTER=451231235959Z    # 2045-12-31 23:59:59 UTC
 REVOKED_AT=250601000000Z   # 2025-06-01: revocation date and lastUpdate of the revocation CRL
+# The certificates made to be outside their validity (rule M1) have their
+# own windows: one that ended before 2026, one that starts in 2040.
+EXPIRED_NOT_BEFORE=240101000000Z   # 2024-01-01 00:00:00 UTC
+EXPIRED_NOT_AFTER=250630235959Z    # 2025-06-30 23:59:59 UTC
+NOTYET_NOT_BEFORE=400101000000Z    # 2040-01-01 00:00:00 UTC
+NOTYET_NOT_AFTER=$NOT_AFTER
 
 BASE_URL=http://ca.test.invalid
 
@@ -52,6 +76,13 @@ authorityKeyIdentifier = keyid:always
 subjectAltName         = email:\${ENV::KYSO_EMAIL}
 crlDistributionPoints  = URI:$BASE_URL/crl/issuing.crl
 authorityInfoAccess    = caIssuers;URI:$BASE_URL/certs/issuing-ca.crt"
+
+# The same for the rogue CA's subscriber: its own (equally unreachable) URLs.
+LEAF_ROGUE="subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName         = email:\${ENV::KYSO_EMAIL}
+crlDistributionPoints  = URI:$BASE_URL/rogue/crl/issuing.crl
+authorityInfoAccess    = caIssuers;URI:$BASE_URL/rogue/certs/issuing-ca.crt"
 
 cnf=$work/openssl.cnf
 cat >"$cnf" <<EOF
@@ -106,6 +137,42 @@ utf8            = yes
 preserve        = yes
 crl_extensions  = crl_ext
 
+[ rogue_root_ca ]
+dir             = $work/rogue_root
+database        = \$dir/index.txt
+serial          = \$dir/serial
+crlnumber       = \$dir/crlnumber
+new_certs_dir   = \$dir/certs
+certificate     = $out/rogue-root-ca.pem
+private_key     = $out/rogue-root-ca.key.pem
+default_md      = sha256
+policy          = policy_any
+unique_subject  = no
+copy_extensions = none
+email_in_dn     = yes
+string_mask     = utf8only
+utf8            = yes
+preserve        = yes
+crl_extensions  = crl_ext
+
+[ rogue_issuing_ca ]
+dir             = $work/rogue_issuing
+database        = \$dir/index.txt
+serial          = \$dir/serial
+crlnumber       = \$dir/crlnumber
+new_certs_dir   = \$dir/certs
+certificate     = $out/rogue-issuing-ca.pem
+private_key     = $out/rogue-issuing-ca.key.pem
+default_md      = sha256
+policy          = policy_any
+unique_subject  = no
+copy_extensions = none
+email_in_dn     = yes
+string_mask     = utf8only
+utf8            = yes
+preserve        = yes
+crl_extensions  = crl_ext
+
 [ policy_any ]
 countryName            = optional
 stateOrProvinceName    = optional
@@ -134,6 +201,15 @@ subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints  = URI:$BASE_URL/crl/root.crl
 authorityInfoAccess    = caIssuers;URI:$BASE_URL/certs/root-ca.crt
+
+# The rogue CA: a second, unrelated hierarchy that is not a trust anchor.
+[ ext_rogue_issuing ]
+basicConstraints       = critical, CA:true, pathlen:0
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = URI:$BASE_URL/rogue/crl/root.crl
+authorityInfoAccess    = caIssuers;URI:$BASE_URL/rogue/certs/root-ca.crt
 
 # ---- subscribers
 # Signing (person or organisation; document signing, S/MIME, client auth).
@@ -168,9 +244,32 @@ basicConstraints       = critical, CA:false
 keyUsage               = critical, keyAgreement
 extendedKeyUsage       = emailProtection
 $LEAF
+
+# Rule M12 cases: everything as ext_sign but the one usage that is wrong.
+# keyUsage that allows no signature at all.
+[ ext_wrongku ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, keyEncipherment
+extendedKeyUsage       = emailProtection, clientAuth
+$LEAF
+
+# A signing keyUsage, but an extendedKeyUsage that names only TLS servers:
+# none of the purposes for which a document or client signature is allowed.
+[ ext_wrongeku ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, digitalSignature, nonRepudiation
+extendedKeyUsage       = serverAuth
+$LEAF
+
+# ext_sign, issued by the rogue CA.
+[ ext_sign_rogue ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, digitalSignature, nonRepudiation
+extendedKeyUsage       = emailProtection, clientAuth
+$LEAF_ROGUE
 EOF
 
-for ca in root issuing; do
+for ca in root issuing rogue_root rogue_issuing; do
   mkdir -p "$work/$ca/certs"
   : >"$work/$ca/index.txt"
   echo 01 >"$work/$ca/crlnumber"
@@ -199,18 +298,32 @@ new_key() { # $1 = rsa2048|rsa3072|rsa4096|p256, $2 = output
   chmod 0644 "$2"
 }
 
-# issue NAME KEYTYPE CA EXT SUBJECT [EMAIL]
+# With --add-cases, a certificate already committed (with its key) is
+# taken as it is instead of being issued again.
+keep() { # NAME
+  [ -n "$add_cases" ] && [ -f "$dest/$1.pem" ] && [ -f "$dest/$1.key.pem" ] || return 1
+  cp -p "$dest/$1.pem" "$dest/$1.key.pem" "$out/"
+  kept=$((kept + 1))
+}
+kept=0 issued=0
+
+# issue NAME KEYTYPE CA EXT SUBJECT [EMAIL [NOT_BEFORE NOT_AFTER]]
 issue() {
   local name=$1 kt=$2 ca=$3 ext=$4 subj=$5
+  local nb=${7:-$NOT_BEFORE} na=${8:-$NOT_AFTER}
+  keep "$name" && return 0
+  issued=$((issued + 1))
   export KYSO_EMAIL=${6:-unused@test.invalid}
   local key=$out/$name.key.pem csr=$work/$name.csr
   new_key "$kt" "$key"
   openssl req -new -config "$cnf" -utf8 -key "$key" -subj "$subj" -out "$csr"
   new_serial "$ca"
   local extra=()
-  [ "$ca" = root ] && [ "$name" = root-ca ] && extra=(-selfsign -keyfile "$key")
+  case $ca:$name in
+    root:root-ca | rogue_root:rogue-root-ca) extra=(-selfsign -keyfile "$key") ;;
+  esac
   openssl ca -batch -config "$cnf" -name "${ca}_ca" -utf8 -preserveDN -notext \
-    -startdate "$NOT_BEFORE" -enddate "$NOT_AFTER" -extensions "$ext" \
+    -startdate "$nb" -enddate "$na" -extensions "$ext" \
     "${extra[@]}" -in "$csr" -out "$out/$name.pem" 2>"$work/ca.err" \
     || { cat "$work/ca.err" >&2; exit 1; }
 }
@@ -222,6 +335,13 @@ issue root-ca rsa4096 root ext_root \
 issue issuing-ca rsa3072 root ext_issuing \
   "/C=VN/$O_BCY/CN=Cục Chứng thực số và Bảo mật thông tin (Test Issuing CA)"
 cat "$out/issuing-ca.pem" "$out/root-ca.pem" >"$out/chain.pem"
+
+# Same subject shapes, "(Rogue Test …)", never a trust anchor.
+issue rogue-root-ca rsa4096 rogue_root ext_root \
+  "/C=VN/$O_BCY/CN=Cơ quan chứng thực số chuyên dùng Chính phủ (Rogue Test Root)"
+issue rogue-issuing-ca rsa3072 rogue_root ext_rogue_issuing \
+  "/C=VN/$O_BCY/CN=Cục Chứng thực số và Bảo mật thông tin (Rogue Test Issuing CA)"
+cat "$out/rogue-issuing-ca.pem" "$out/rogue-root-ca.pem" >"$out/rogue-chain.pem"
 
 # ---------------------------------------------------------------- subscribers
 AN_MAIL=an.nv@hanoi.gov.vn.invalid
@@ -244,6 +364,15 @@ issue person-binh-sign-rsa2048  rsa2048 issuing ext_sign        "$BINH" "$BINH_M
 issue org-bacninh-sign-rsa2048  rsa2048 issuing ext_sign        "$ORG" "$ORG_MAIL"
 issue org-bacninh-sign-p256     p256    issuing ext_sign        "$ORG" "$ORG_MAIL"
 issue revoked-sign-rsa2048      rsa2048 issuing ext_sign        "$CUONG" "$CUONG_MAIL"
+issue org-bacninh-keymgmt-rsa2048 rsa2048 issuing ext_keymgmt_rsa "$ORG" "$ORG_MAIL"
+
+# Certificates that must not sign: An's, each wrong in one way (rules M1, M12).
+issue expired-sign-rsa2048   rsa2048 issuing ext_sign     "$AN" "$AN_MAIL" "$EXPIRED_NOT_BEFORE" "$EXPIRED_NOT_AFTER"
+issue expired-sign-p256      p256    issuing ext_sign     "$AN" "$AN_MAIL" "$EXPIRED_NOT_BEFORE" "$EXPIRED_NOT_AFTER"
+issue notyet-sign-rsa2048    rsa2048 issuing ext_sign     "$AN" "$AN_MAIL" "$NOTYET_NOT_BEFORE" "$NOTYET_NOT_AFTER"
+issue wrongku-sign-rsa2048   rsa2048 issuing ext_wrongku  "$AN" "$AN_MAIL"
+issue wrongeku-sign-rsa2048  rsa2048 issuing ext_wrongeku "$AN" "$AN_MAIL"
+issue untrusted-sign-rsa2048 rsa2048 rogue_issuing ext_sign_rogue "$AN" "$AN_MAIL"
 
 # ---------------------------------------------------------------- CRLs
 gencrl() { # CA LASTUPDATE OUT
@@ -251,52 +380,90 @@ gencrl() { # CA LASTUPDATE OUT
     -crl_lastupdate "$2" -crl_nextupdate "$NOT_AFTER" -out "$3" 2>"$work/ca.err" \
     || { cat "$work/ca.err" >&2; exit 1; }
 }
-gencrl root    "$NOT_BEFORE" "$out/root-empty.crl.pem"
-gencrl issuing "$NOT_BEFORE" "$out/issuing-empty.crl.pem"
+crls=(root-empty.crl.pem issuing-empty.crl.pem issuing-revoked.crl.pem)
+crls_kept=""
+if [ -n "$add_cases" ]; then
+  crls_kept=1
+  for c in "${crls[@]}"; do [ -f "$dest/$c" ] || crls_kept=""; done
+fi
+if [ -n "$crls_kept" ]; then
+  for c in "${crls[@]}"; do cp -p "$dest/$c" "$out/"; done
+else
+  gencrl root    "$NOT_BEFORE" "$out/root-empty.crl.pem"
+  gencrl issuing "$NOT_BEFORE" "$out/issuing-empty.crl.pem"
 
-openssl ca -batch -config "$cnf" -name issuing_ca -revoke "$out/revoked-sign-rsa2048.pem" \
-  -crl_reason keyCompromise 2>"$work/ca.err" || { cat "$work/ca.err" >&2; exit 1; }
-# Back-date the revocation to a fixed day (openssl records "now").
-sed -i -E "s/^R\t([0-9]+Z)\t[0-9]+Z,/R\t\1\t$REVOKED_AT,/" "$work/issuing/index.txt"
-grep -q "$REVOKED_AT,keyCompromise" "$work/issuing/index.txt"
-gencrl issuing "$REVOKED_AT" "$out/issuing-revoked.crl.pem"
+  openssl ca -batch -config "$cnf" -name issuing_ca -revoke "$out/revoked-sign-rsa2048.pem" \
+    -crl_reason keyCompromise 2>"$work/ca.err" || { cat "$work/ca.err" >&2; exit 1; }
+  # Back-date the revocation to a fixed day (openssl records "now").
+  sed -i -E "s/^R\t([0-9]+Z)\t[0-9]+Z,/R\t\1\t$REVOKED_AT,/" "$work/issuing/index.txt"
+  grep -q "$REVOKED_AT,keyCompromise" "$work/issuing/index.txt"
+  gencrl issuing "$REVOKED_AT" "$out/issuing-revoked.crl.pem"
+fi
 
 # ---------------------------------------------------------------- verify
 leaves=(person-an-sign-rsa2048 person-an-sign-p256 person-an-sign-rsa3072
         person-an-auth-rsa2048 person-an-auth-p256
         person-an-keymgmt-rsa2048 person-an-keymgmt-p256
         person-binh-sign-rsa2048 org-bacninh-sign-rsa2048 org-bacninh-sign-p256
-        revoked-sign-rsa2048)
-# Verify at a fixed time inside the window, so the check itself never expires.
+        org-bacninh-keymgmt-rsa2048 revoked-sign-rsa2048
+        expired-sign-rsa2048 expired-sign-p256 notyet-sign-rsa2048
+        wrongku-sign-rsa2048 wrongeku-sign-rsa2048 untrusted-sign-rsa2048)
+# Verify at a fixed time inside the window, so the check itself never
+# expires; the expired and not-yet-valid certificates at a time inside
+# their own (and after the revocation CRL's lastUpdate).
 at=$(date -u -d 2030-01-01 +%s)
+at_of() { # LEAF
+  case $1 in
+    expired-*) date -u -d 2025-06-15 +%s ;;
+    notyet-*)  date -u -d 2041-01-01 +%s ;;
+    *)         echo "$at" ;;
+  esac
+}
 fail() { echo "make-pki.sh: verification failed: $*" >&2; exit 1; }
+# refused WHAT PATTERN openssl-verify-ARGS...: verification fails, saying PATTERN.
+refused() {
+  local what=$1 pattern=$2
+  shift 2
+  if openssl verify "$@" >"$work/v.out" 2>&1; then fail "$what: verifies but must not"; fi
+  grep -q -- "$pattern" "$work/v.out" || { cat "$work/v.out" >&2; fail "$what: not refused for \"$pattern\""; }
+}
 
 openssl verify -attime "$at" -x509_strict -CAfile "$out/root-ca.pem" "$out/issuing-ca.pem" >/dev/null \
   || fail issuing-ca
+openssl verify -attime "$at" -x509_strict -CAfile "$out/rogue-root-ca.pem" "$out/rogue-issuing-ca.pem" >/dev/null \
+  || fail rogue-issuing-ca
+refused "rogue-issuing-ca against the real root" "unable to get local issuer certificate" \
+  -attime "$at" -CAfile "$out/root-ca.pem" "$out/rogue-issuing-ca.pem"
 for l in "${leaves[@]}"; do
-  openssl verify -attime "$at" -x509_strict -purpose any -CAfile "$out/root-ca.pem" \
-    -untrusted "$out/issuing-ca.pem" "$out/$l.pem" >/dev/null || fail "$l"
+  t=$(at_of "$l")
+  root=$out/root-ca.pem issuing=$out/issuing-ca.pem
+  [ "$l" = untrusted-sign-rsa2048 ] && root=$out/rogue-root-ca.pem issuing=$out/rogue-issuing-ca.pem
+  openssl verify -attime "$t" -x509_strict -purpose any -CAfile "$root" \
+    -untrusted "$issuing" "$out/$l.pem" >/dev/null || fail "$l"
   # the usage is what OpenSSL's purpose checks expect
   case $l in
+    wrong*)   purposes="" ;;
     *-sign-*) purposes="smimesign sslclient" ;;
     *-auth-*) purposes="sslclient" ;;
     *)        purposes="" ;;
   esac
   for p in $purposes; do
-    openssl verify -attime "$at" -purpose "$p" -CAfile "$out/root-ca.pem" \
-      -untrusted "$out/issuing-ca.pem" "$out/$l.pem" >/dev/null || fail "$l for $p"
+    openssl verify -attime "$t" -purpose "$p" -CAfile "$root" \
+      -untrusted "$issuing" "$out/$l.pem" >/dev/null || fail "$l for $p"
   done
   # key and certificate belong together
   [ "$(openssl pkey -in "$out/$l.key.pem" -pubout)" = "$(openssl x509 -in "$out/$l.pem" -noout -pubkey)" ] \
     || fail "$l: key does not match certificate"
   grep -q -- '-----BEGIN PRIVATE KEY-----' "$out/$l.key.pem" || fail "$l: key is not PKCS#8"
+  # the rogue CA has no CRLs: the rest is about the real issuing CA's
+  [ "$l" = untrusted-sign-rsa2048 ] && continue
   # with the CRL that revokes nothing, every leaf is good
   cat "$out/root-ca.pem" "$out/root-empty.crl.pem" >"$work/trust.pem"
-  openssl verify -attime "$at" -crl_check_all -CAfile "$work/trust.pem" \
+  openssl verify -attime "$t" -crl_check_all -CAfile "$work/trust.pem" \
     -untrusted "$out/issuing-ca.pem" -CRLfile "$out/issuing-empty.crl.pem" "$out/$l.pem" >/dev/null \
     || fail "$l with empty CRL"
   # with the revocation CRL, only revoked-sign-rsa2048 is refused
-  if openssl verify -attime "$at" -crl_check -CAfile "$out/root-ca.pem" \
+  if openssl verify -attime "$t" -crl_check -CAfile "$out/root-ca.pem" \
        -untrusted "$out/issuing-ca.pem" -CRLfile "$out/issuing-revoked.crl.pem" \
        "$out/$l.pem" >"$work/v.out" 2>&1; then
     [ "$l" != revoked-sign-rsa2048 ] || fail "$l is not revoked by issuing-revoked.crl.pem"
@@ -305,12 +472,54 @@ for l in "${leaves[@]}"; do
       || { cat "$work/v.out" >&2; fail "$l with revocation CRL"; }
   fi
 done
+
+# Each case is refused for its own reason, and only for it.
+v() { echo -CAfile "$out/root-ca.pem" -untrusted "$out/issuing-ca.pem"; }
+now2026=$(date -u -d 2026-12-01 +%s)
+for l in expired-sign-rsa2048 expired-sign-p256; do
+  # shellcheck disable=SC2046
+  refused "$l in 2026" "certificate has expired" -attime "$now2026" $(v) "$out/$l.pem"
+  # shellcheck disable=SC2046
+  refused "$l in 2030" "certificate has expired" -attime "$at" $(v) "$out/$l.pem"
+done
+# shellcheck disable=SC2046
+refused "notyet-sign-rsa2048 in 2030" "certificate is not yet valid" -attime "$at" $(v) "$out/notyet-sign-rsa2048.pem"
+# shellcheck disable=SC2046
+refused "notyet-sign-rsa2048 in 2026" "certificate is not yet valid" -attime "$now2026" $(v) "$out/notyet-sign-rsa2048.pem"
+for p in smimesign sslclient; do
+  for l in wrongku-sign-rsa2048 wrongeku-sign-rsa2048; do
+    # shellcheck disable=SC2046
+    refused "$l for $p" "unsuitable certificate purpose" -attime "$at" -purpose "$p" $(v) "$out/$l.pem"
+  done
+done
+# wrongeku is wrong only in its EKU: it is a good TLS server certificate
+# shellcheck disable=SC2046
+openssl verify -attime "$at" -purpose sslserver $(v) "$out/wrongeku-sign-rsa2048.pem" >/dev/null \
+  || fail "wrongeku-sign-rsa2048 for sslserver"
+openssl x509 -in "$out/wrongku-sign-rsa2048.pem" -noout -ext keyUsage | grep -q '^ *Key Encipherment$' \
+  || fail "wrongku-sign-rsa2048: keyUsage is not keyEncipherment alone"
+# the rogue certificate chains to nothing kyso trusts, whatever intermediates it is shown
+refused "untrusted-sign-rsa2048 against the real root" "unable to get local issuer certificate" \
+  -attime "$at" -CAfile "$out/root-ca.pem" -untrusted "$out/issuing-ca.pem" "$out/untrusted-sign-rsa2048.pem"
+cat "$out/issuing-ca.pem" "$out/rogue-issuing-ca.pem" >"$work/both.pem"
+refused "untrusted-sign-rsa2048 against the real root, rogue intermediate given" "error 20 at 1 depth" \
+  -attime "$at" -CAfile "$out/root-ca.pem" -untrusted "$work/both.pem" "$out/untrusted-sign-rsa2048.pem"
+cat "$out/root-ca.pem" "$out/issuing-ca.pem" >"$work/anchors.pem"
+refused "untrusted-sign-rsa2048 against both real CAs as anchors" "unable to get local issuer certificate" \
+  -attime "$at" -CAfile "$work/anchors.pem" "$out/untrusted-sign-rsa2048.pem"
+
 openssl crl -in "$out/issuing-empty.crl.pem" -noout -CAfile "$out/chain.pem" 2>&1 | grep -q 'verify OK' \
   || fail issuing-empty.crl.pem
 openssl crl -in "$out/issuing-revoked.crl.pem" -noout -CAfile "$out/chain.pem" 2>&1 | grep -q 'verify OK' \
   || fail issuing-revoked.crl.pem
 openssl crl -in "$out/root-empty.crl.pem" -noout -CAfile "$out/root-ca.pem" 2>&1 | grep -q 'verify OK' \
   || fail root-empty.crl.pem
+# with --add-cases, the files that were there are unchanged
+if [ -n "$add_cases" ]; then
+  for f in "$dest"/*; do
+    [ -f "$out/${f##*/}" ] && cmp -s "$f" "$out/${f##*/}" || fail "${f##*/} would change"
+  done
+fi
 
 rm -rf "$dest"
 mkdir -p "$dest"
@@ -335,4 +544,4 @@ else
   { [ -s "$mk" ] && cat "$mk" && echo; echo "$block"; } >"$mk.tmp" && mv "$mk.tmp" "$mk"
 fi
 
-echo "make-pki.sh: wrote $(echo "$files" | wc -l) files to $out and verified them"
+echo "make-pki.sh: $(echo "$files" | wc -l) files in $out, verified ($issued certificates issued, $kept kept)"

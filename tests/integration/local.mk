@@ -14,6 +14,7 @@ INTEGRATION_TESTS = \
 	tests/integration/vtoken-ykcs11.sh \
 	tests/integration/vtoken-hotplug.sh \
 	tests/integration/vtoken-state.sh \
+	tests/integration/vtoken-policy-certs.sh \
 	tests/integration/module-nss.sh \
 	tests/integration/module-openssl.sh \
 	tests/integration/module-gnutls.sh
