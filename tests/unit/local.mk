@@ -89,4 +89,4 @@ UNIT_TESTS += tests/unit/test_pinentry
 tests_unit_test_pinentry_SOURCES = tests/unit/test_pinentry.c pkcs11/pinentry.c pkcs11/pinentry.h
 tests_unit_test_pinentry_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS) -DKYSO_TEST_PINENTRY='"$(abs_top_builddir)/tests/pinentry-script"'
 tests_unit_test_pinentry_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_pinentry_LDADD = $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lpthread
+tests_unit_test_pinentry_LDADD = $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lutil -lpthread

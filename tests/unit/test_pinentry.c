@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -419,6 +421,56 @@ static void test_no_prompt(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Debian's pinentry-tty on a pseudo-terminal that is the asking
+ * process's controlling terminal (OPTION ttyname), no display: the
+ * description shows decoded, the PIN typed comes back. */
+static void test_real_pinentry_tty(void **state)
+{
+    if (access("/usr/bin/pinentry-tty", X_OK) != 0)
+        skip();
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        unsetenv("DISPLAY");
+        setenv("TERM", "dumb", 1);
+        struct p11_secret pin = { 0 };
+        char why[256];
+        struct p11_pinentry_prompt p = prompt(10);
+        p.program = "/usr/bin/pinentry-tty";
+        p.description = "Khóa 9C của Nguyễn Văn An\nchương trình: test_pinentry";
+        enum p11_pinentry_result r = p11_pinentry_ask(&p, &pin, why, sizeof(why));
+        _exit(r == P11_PINENTRY_OK && pin.len == 6 && !memcmp(pin.data, "246813", 6) ? 0 : 20 + (int)r);
+    }
+    char seen[8192];
+    size_t n = 0;
+    bool typed = false;
+    double t0 = now_s();
+    while (now_s() - t0 < 15 && n + 1 < sizeof(seen)) {
+        struct pollfd pf = { .fd = master, .events = POLLIN };
+        if (poll(&pf, 1, 200) > 0) {
+            ssize_t r = read(master, seen + n, sizeof(seen) - 1 - n);
+            if (r <= 0)
+                break; /* the child ended */
+            n += (size_t)r;
+            seen[n] = '\0';
+        }
+        if (!typed && strstr(seen, "PIN:")) {
+            assert_int_equal(write(master, "246813\r", 7), 7);
+            typed = true;
+        }
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(master);
+    print_message("pinentry-tty showed: %s\n", seen);
+    assert_true(typed);
+    assert_non_null(strstr(seen, "Khóa 9C của Nguyễn Văn An"));
+    assert_null(strstr(seen, "246813")); /* not echoed */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_hang),         cmocka_unit_test(test_missing_program),
         cmocka_unit_test(test_description),  cmocka_unit_test(test_inheritance),
         cmocka_unit_test(test_threads),      cmocka_unit_test(test_no_prompt),
+        cmocka_unit_test(test_real_pinentry_tty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
