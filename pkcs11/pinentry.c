@@ -210,20 +210,25 @@ static void kill_child(pid_t pid, int pidfd)
 static void finish_child(pid_t pid, int pidfd, bool graceful)
 {
     if (graceful) {
-        int waited = 0;
-        while (waited < EXIT_GRACE_MS) {
-            int st;
-            pid_t r = waitpid(pid, &st, WNOHANG);
+        struct conv grace = { .fd = -1 };
+        clock_gettime(CLOCK_MONOTONIC, &grace.deadline);
+        grace.deadline.tv_nsec += EXIT_GRACE_MS * 1000000L;
+        grace.deadline.tv_sec += grace.deadline.tv_nsec / 1000000000L;
+        grace.deadline.tv_nsec %= 1000000000L;
+        for (;;) {
+            pid_t r = waitpid(pid, NULL, WNOHANG);
             if (r == pid || (r < 0 && errno == ECHILD))
                 return;
+            int ms = remaining_ms(&grace);
+            if (ms == 0)
+                break;
             if (pidfd >= 0) {
+                /* readable once the child has exited: the next waitpid reaps it */
                 struct pollfd pf = { .fd = pidfd, .events = POLLIN };
-                poll(&pf, 1, EXIT_GRACE_MS - waited);
-                waited += 10; /* readable means exited: the next waitpid reaps */
+                poll(&pf, 1, ms);
             } else {
                 struct timespec ts = { 0, 10 * 1000000L };
                 nanosleep(&ts, NULL);
-                waited += 10;
             }
         }
     }
