@@ -22,3 +22,4 @@ pkcs11_kyso_pkcs11_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -no
 pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) -lpthread
 EXTRA_DIST += pkcs11/exports.map
 EXTRA_pkcs11_kyso_pkcs11_la_DEPENDENCIES = pkcs11/exports.map
+pkcs11_kyso_pkcs11_la_SOURCES += pkcs11/pinentry.c pkcs11/pinentry.h

@@ -80,3 +80,13 @@ tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_to
 	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"' -DKYSO_FUZZ_REGRESS='"$(abs_top_srcdir)/tests/fuzz/regress"'
 tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_token_edges_LDADD = tools/vtoken/libvtoken.la pcsc/libkysopcsc.la $(CMOCKA_LIBS)
+
+# pkcs11/pinentry.c (PIN prompts through a pinentry program) against the
+# scripted pinentry tests/pinentry-script.
+check_PROGRAMS += tests/pinentry-script
+tests_pinentry_script_SOURCES = tests/pinentry-script.c
+UNIT_TESTS += tests/unit/test_pinentry
+tests_unit_test_pinentry_SOURCES = tests/unit/test_pinentry.c pkcs11/pinentry.c pkcs11/pinentry.h
+tests_unit_test_pinentry_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS) -DKYSO_TEST_PINENTRY='"$(abs_top_builddir)/tests/pinentry-script"'
+tests_unit_test_pinentry_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_pinentry_LDADD = $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lutil -lpthread
