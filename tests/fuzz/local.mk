@@ -326,3 +326,20 @@ tests/fuzz/fuzz_edge_vgca: $(FUZZ_EDGE_DEPS)
 tests/fuzz/run-fuzz-edge-piv.log: tests/fuzz/fuzz_edge_piv
 tests/fuzz/run-fuzz-edge-vgca-a.log tests/fuzz/run-fuzz-edge-vgca-b.log: tests/fuzz/fuzz_edge_vgca
 endif
+
+# Root's kyso.conf (policy/config.c, on libinih).
+FUZZ_SEEDS_CONF = tests/fuzz/corpus/conf/full tests/fuzz/corpus/conf/weakened tests/fuzz/corpus/conf/bad
+EXTRA_DIST += tests/fuzz/fuzz_conf.c tests/fuzz/conf.dict $(FUZZ_SEEDS_CONF)
+dist_check_SCRIPTS += tests/fuzz/run-fuzz-conf.sh
+TESTS += tests/fuzz/run-fuzz-conf.sh
+if HAVE_CLANG
+FUZZ_TARGETS += tests/fuzz/fuzz_conf
+FUZZ_CONF_SRC = $(srcdir)/tests/fuzz/fuzz_conf.c $(srcdir)/policy/config.c $(srcdir)/policy/rules.c \
+	$(srcdir)/policy/profiles.c
+tests/fuzz/fuzz_conf: $(FUZZ_CONF_SRC) $(srcdir)/policy/config.h $(srcdir)/policy/profile.h config.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) -DKYSO_SYSCONFDIR='"$(sysconfdir)"' $(INIH_CFLAGS) $(FUZZ_CONF_SRC) \
+		$(INIH_LIBS) -o $@
+
+tests/fuzz/run-fuzz-conf.log: tests/fuzz/fuzz_conf
+endif

@@ -17,7 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/vtoken-policy-certs.sh \
 	tests/integration/module-nss.sh \
 	tests/integration/module-openssl.sh \
-	tests/integration/module-gnutls.sh
+	tests/integration/module-gnutls.sh \
+	tests/integration/policy-rules.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
 

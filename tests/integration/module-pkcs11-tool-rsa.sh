@@ -6,6 +6,14 @@
 # signs and decrypts. module-pkcs11-tool.sh covers the rest on the mixed set.
 . "$(dirname "$0")/lib.sh"
 in_token --keys rsa piv
+# The mechanics of every RSA mechanism with every key, also those the
+# key's certificate does not cover (9C decrypting, 9D signing): rule M12
+# is weakened here; policy-rules.sh tests it.
+cat >>"$KYSO_SYSTEM_CONF/kyso.conf" <<'CONF'
+[M12]
+key_usage = no
+weaken = yes
+CONF
 
 pki=$KYSO_TEST_PKI
 T=$TEST_TMP
