@@ -14,3 +14,20 @@ policy_libkysopolicy_la_SOURCES += policy/config.c policy/config.h policy/profil
 	policy/rules.c policy/certcheck.c policy/certcheck.h
 policy_libkysopolicy_la_CPPFLAGS = $(AM_CPPFLAGS) $(INIH_CFLAGS)
 policy_libkysopolicy_la_LIBADD += $(INIH_LIBS)
+# kyso.conf(5), and the annotated kyso.conf: installed as an example, and
+# as /etc/kyso/kyso.conf when there is none yet (never over root's own).
+dist_man5_MANS = policy/kyso.conf.5
+kysoexampledir = $(docdir)/examples
+dist_kysoexample_DATA = policy/kyso.conf
+install-data-hook: install-kyso-conf
+install-kyso-conf:
+	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)/kyso/conf.d'
+	test -e '$(DESTDIR)$(sysconfdir)/kyso/kyso.conf' || \
+		$(INSTALL_DATA) '$(srcdir)/policy/kyso.conf' '$(DESTDIR)$(sysconfdir)/kyso/kyso.conf'
+.PHONY: install-kyso-conf
+uninstall-hook: uninstall-kyso-conf
+uninstall-kyso-conf:
+	-cmp -s '$(srcdir)/policy/kyso.conf' '$(DESTDIR)$(sysconfdir)/kyso/kyso.conf' && \
+		rm -f '$(DESTDIR)$(sysconfdir)/kyso/kyso.conf'
+	-rmdir '$(DESTDIR)$(sysconfdir)/kyso/conf.d' '$(DESTDIR)$(sysconfdir)/kyso' 2>/dev/null
+.PHONY: uninstall-kyso-conf

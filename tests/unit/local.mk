@@ -90,3 +90,11 @@ tests_unit_test_pinentry_SOURCES = tests/unit/test_pinentry.c pkcs11/pinentry.c 
 tests_unit_test_pinentry_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS) -DKYSO_TEST_PINENTRY='"$(abs_top_builddir)/tests/pinentry-script"'
 tests_unit_test_pinentry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_pinentry_LDADD = $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lutil -lpthread
+
+# policy/: kyso.conf, the profiles, the audit trail's choice, M1 and M12.
+UNIT_TESTS += tests/unit/test_policy
+tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
+tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"' \
+	-DKYSO_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_policy_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
