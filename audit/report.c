@@ -911,7 +911,8 @@ out:
 
 static const char *const known_events[] = { "log_start", "log_continue", "sign", "decrypt", "derive",
                                             "refusal", "pin_failure", "pin_locked", "pin_change", "pin_unblock",
-                                            "keygen", "object_create", "object_destroy", "withheld" };
+                                            "keygen", "object_create", "object_destroy", "withheld",
+                                            "logout" };
 
 bool audit_event_known(const char *event)
 {

@@ -22,3 +22,10 @@ bench-audit: all
 	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' $(BASH) $(srcdir)/tests/bench/run-audit-bench.sh
 .PHONY: bench-audit
 EXTRA_DIST += tests/bench/audit-report-bench.sh
+
+# What the rules cost a signature (run by `make bench`): the decision's time
+# and the APDUs with the rules on and weakened away.
+noinst_PROGRAMS += tests/bench/policy_bench
+tests_bench_policy_bench_SOURCES = tests/bench/policy_bench.c
+tests_bench_policy_bench_LDADD = policy/libkysopolicy.la $(OPENSSL_LIBS)
+EXTRA_DIST += tests/bench/run-policy-bench.sh

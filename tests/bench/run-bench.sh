@@ -10,3 +10,4 @@ bench=$KYSO_BUILDDIR/tests/bench/apdu_count
 "$KYSO_SRCDIR/tests/with-token" vgca-chipdoc -- "$bench" "government token B, RSA-2048" rsa
 "$KYSO_SRCDIR/tests/with-token" --keys rsa piv -- "$bench" "PIV 9C RSA-2048" rsa
 "$KYSO_SRCDIR/tests/with-token" --keys ec piv -- "$bench" "PIV 9C P-256" ec
+"$here/run-policy-bench.sh"

@@ -1721,6 +1721,79 @@ static void test_fork(void **state)
         fail_msg("%s", why);
 }
 
+/* ------------------------------------------------ rule M13: idle logout */
+
+/* Appends to root's configuration of this run (tests/with-token mounts it
+ * at the system path): the module sees the change by stat. */
+static void append_conf(const char *text)
+{
+    const char *dir = getenv("KYSO_SYSTEM_CONF");
+    assert_non_null(dir);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/kyso.conf", dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* [M13] idle_logout = 1: a token left alone for longer is logged out, the
+ * next signature needs a new C_Login; a token in use stays logged in. */
+static void test_idle_logout(void **state)
+{
+    (void)state;
+    const char *dir = getenv("KYSO_SYSTEM_CONF");
+    assert_non_null(dir);
+    char path[512], saved[8192];
+    snprintf(path, sizeof(path), "%s/kyso.conf", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(saved, 1, sizeof(saved) - 1, f);
+    fclose(f);
+    saved[n] = '\0';
+    append_conf("[M13]\nidle_logout = 1\n");
+
+    CK_SESSION_HANDLE h = open_session(0);
+    login_user(h);
+    for (int i = 0; i < 3; i++) { /* in use: calls 0.4 s apart keep it */
+        sign_9a_and_verify(h);
+        struct timespec ts = { 0, 400 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    CK_OBJECT_HANDLE k = private_key(h, ID_9A);
+    struct timespec idle = { 2, 200 * 1000000L };
+    nanosleep(&idle, NULL);
+    uint8_t sig[128];
+    CK_ULONG len = sizeof(sig);
+    CK_MECHANISM mech = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_RV rv = F->C_SignInit(h, &mech, k);
+    if (rv == CKR_OK)
+        rv = F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), sig, &len);
+    assert_rv(CKR_USER_NOT_LOGGED_IN, rv);
+    CK_SESSION_INFO info;
+    assert_rv(CKR_OK, F->C_GetSessionInfo(h, &info));
+    assert_int_equal(info.state, CKS_RO_PUBLIC_SESSION);
+    login_user(h);
+    sign_9a_and_verify(h);
+
+    /* The logout is in the audit trail, with its rule. */
+    const char *log = getenv("KYSO_AUDIT_LOG");
+    assert_non_null(log);
+    f = fopen(log, "r");
+    assert_non_null(f);
+    char line[8192];
+    bool recorded = false;
+    while (fgets(line, sizeof(line), f))
+        recorded |= strstr(line, "\"event\":\"logout\"") && strstr(line, "\"rule\":\"M13\"");
+    fclose(f);
+    assert_true(recorded);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(saved, f);
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     if (!p11c_load(p11c_module_path(argc > 1 ? argv[1] : NULL)))
@@ -1744,6 +1817,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_pin_failures_and_unblock, setup_init, teardown_restore_pin),
         cmocka_unit_test_setup_teardown(test_always_authenticate, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_decrypt_two_calls, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_idle_logout, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_derived_secret, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_so_changes_puk_keeps_management_key, setup_init, teardown_restore_puk),
         cmocka_unit_test_setup_teardown(test_card_removed_mid_operation, setup_init, teardown_reinsert),
