@@ -19,6 +19,7 @@ tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 # kyso: the command-line tool (calls the layers, duplicates none of them).
 bin_PROGRAMS += tools/kyso
 tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmds.h
+tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
 

@@ -3,6 +3,7 @@
  *   kyso token status            readers, tokens, keys, certificates, PIN tries
  *   kyso cert import FILE [--system]
  *   kyso cert list [--system]
+ *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
  * One clear line per error on stderr, exit status non-zero. */
 #include "config.h"
@@ -19,6 +20,7 @@
 #include "pcsc/token.h"
 #include "policy/certstore.h"
 #include "tools/cli/audit_cmds.h"
+#include "tools/cli/crl_cmds.h"
 
 static void usage(FILE *f)
 {
@@ -26,6 +28,8 @@ static void usage(FILE *f)
           "  kyso token status\n"
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
+          "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
+          "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
           "  kyso audit verify [--log FILE]... --key FILE [--checkpoint SEQ:HASH]\n"
           "  kyso audit rotate [--log FILE] ARCHIVE\n"
@@ -360,6 +364,10 @@ int main(int argc, char **argv)
         return cmd_cert(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "update") == 0)
+        return crl_cmd_update(argc - 1, argv + 1);
+    if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "status") == 0)
+        return crl_cmd_status(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }
