@@ -92,3 +92,7 @@ tests/integration/audit-fork.log: $(AUDIT_MODULE_TEST_DEPS) tests/integration/au
 INTEGRATION_TESTS += tests/integration/audit-faults.sh
 tests/integration/audit-faults.log: $(AUDIT_MODULE_TEST_DEPS) tools/kyso-auditd tests/integration/audit_client
 INTEGRATION_TESTS += tests/integration/audit-report.sh
+# The CRL cache (rule M1): kyso crl update over HTTP (python3's http.server on
+# the namespace's loopback) and kyso crl status.
+INTEGRATION_TESTS += tests/integration/policy-crl.sh
+tests/integration/policy-crl.log: tools/kyso
