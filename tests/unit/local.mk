@@ -80,3 +80,10 @@ tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_to
 	-DKYSO_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus"' -DKYSO_FUZZ_REGRESS='"$(abs_top_srcdir)/tests/fuzz/regress"'
 tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_token_edges_LDADD = tools/vtoken/libvtoken.la pcsc/libkysopcsc.la $(CMOCKA_LIBS)
+
+# The CRL cache (policy/crl.c): checks and writes on a temporary directory.
+UNIT_TESTS += tests/unit/test_crl
+tests_unit_test_crl_SOURCES = tests/unit/test_crl.c
+tests_unit_test_crl_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_crl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_crl_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lpthread
