@@ -43,3 +43,5 @@ tools_kyso_auditd_SOURCES = tools/auditd/main.c tools/auditd/auditd.h \
 tools_kyso_auditd_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tools_kyso_auditd_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket
+# kyso crl update every 6 hours: the CRL cache's systemd units.
+EXTRA_DIST += tools/systemd/kyso-crl-update.service tools/systemd/kyso-crl-update.timer
