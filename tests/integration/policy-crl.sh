@@ -154,5 +154,11 @@ check "update --url file:// reads the CRL (the cached one)" output_has "file://$
 check_fails "--url file:// of a missing file fails" kyso crl update --timeout 2 --url "file://$TEST_TMP/none.crl"
 check_fails "--url of another scheme is refused" kyso crl update --url ldap://ca.test.invalid/crl
 check_fails "a --cert that is not a certificate fails" kyso crl update --timeout 2 --cert /dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/self.key" -out "$TEST_TMP/self.pem" -subj /CN=self \
+    -days 2 -addext crlDistributionPoints=URI:http://127.0.0.1/elsewhere.crl 2>/dev/null
+check_fails "a --cert that chains to no anchor fails" kyso crl update --timeout 2 --cert "$TEST_TMP/self.pem"
+check "it says why" output_has 'kyso: --cert CN = self: .*its CRLs are not fetched' \
+    anyway kyso crl update --timeout 2 --cert "$TEST_TMP/self.pem"
+check "what it names is not fetched" output_lacks 'elsewhere' anyway kyso crl update --timeout 2 --cert "$TEST_TMP/self.pem"
 
 finish

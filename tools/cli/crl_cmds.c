@@ -34,6 +34,7 @@
 
 struct collect {
     STACK_OF(X509) *certs;         /* every certificate seen: issuers and intermediates */
+    STACK_OF(X509) *given;         /* those of the --cert files */
     char *urls[MAX_URLS];
     size_t nurls;
     bool too_many;
@@ -57,8 +58,29 @@ static void add_url(struct collect *c, const char *url, size_t len)
         c->urls[c->nurls++] = copy;
 }
 
-/* The URIs of x's crlDistributionPoints (full names only). */
+static void name_text(const X509_NAME *name, char *buf, size_t len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    int n = 0;
+    if (b && len > 1) {
+        X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+        n = BIO_read(b, buf, (int)len - 1);
+    }
+    if (len > 0)
+        buf[n > 0 ? n : 0] = '\0';
+    BIO_free(b);
+}
+
+/* Every certificate seen is a candidate issuer or intermediate; whose
+ * distribution points are fetched is decided once all are known. */
 static void add_cert(struct collect *c, X509 *x)
+{
+    if (X509_up_ref(x) == 1 && !sk_X509_push(c->certs, x))
+        X509_free(x);
+}
+
+/* The URIs of x's crlDistributionPoints (full names only). */
+static void add_urls_of(struct collect *c, X509 *x)
 {
     STACK_OF(DIST_POINT) *dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
     for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
@@ -75,8 +97,31 @@ static void add_cert(struct collect *c, X509 *x)
     }
     sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
     ERR_clear_error();
-    if (X509_up_ref(x) == 1 && !sk_X509_push(c->certs, x))
-        X509_free(x);
+}
+
+/* The URLs of the certificates that chain to a trust anchor: a token or
+ * a file anyone made does not get root to fetch what it names. Returns -1
+ * if a certificate of a --cert file is refused. */
+static int add_trusted_urls(struct collect *c, X509_STORE *anchors)
+{
+    int rc = 0;
+    char why[320], name[256];
+    for (int i = 0; i < sk_X509_num(c->certs); i++) {
+        X509 *x = sk_X509_value(c->certs, i);
+        if (policy_trust_chains(anchors, x, c->certs, why, sizeof(why))) {
+            add_urls_of(c, x);
+            continue;
+        }
+        for (int j = 0; j < sk_X509_num(c->given); j++) {
+            if (X509_cmp(sk_X509_value(c->given, j), x) == 0) {
+                name_text(X509_get_subject_name(x), name, sizeof(name));
+                fprintf(stderr, "kyso: --cert %s: %s; its CRLs are not fetched\n", name, why);
+                rc = -1;
+                break;
+            }
+        }
+    }
+    return rc;
 }
 
 static void add_der(struct collect *c, const uint8_t *der, size_t len)
@@ -135,6 +180,13 @@ static void from_tokens(struct collect *c)
     pcsc_context_release(&ctx);
 }
 
+static void add_given(struct collect *c, X509 *x)
+{
+    add_cert(c, x);
+    if (X509_up_ref(x) == 1 && !sk_X509_push(c->given, x))
+        X509_free(x);
+}
+
 /* Every certificate of a PEM file, or its one DER certificate. */
 static int from_file(struct collect *c, const char *file)
 {
@@ -148,7 +200,7 @@ static int from_file(struct collect *c, const char *file)
     BIO *b = BIO_new_mem_buf(data, (int)len);
     X509 *x;
     while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        add_cert(c, x);
+        add_given(c, x);
         X509_free(x);
         n++;
     }
@@ -157,7 +209,7 @@ static int from_file(struct collect *c, const char *file)
     if (n == 0) {
         const unsigned char *p = data;
         if ((x = d2i_X509(NULL, &p, (long)len)) != NULL && p == data + len) {
-            add_cert(c, x);
+            add_given(c, x);
             n++;
         }
         X509_free(x);
@@ -243,19 +295,6 @@ static unsigned char *fetch(const char *url, int timeout, size_t *len, char *why
     }
     *len = got;
     return buf;
-}
-
-static void name_text(const X509_NAME *name, char *buf, size_t len)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    int n = 0;
-    if (b && len > 1) {
-        X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
-        n = BIO_read(b, buf, (int)len - 1);
-    }
-    if (len > 0)
-        buf[n > 0 ? n : 0] = '\0';
-    BIO_free(b);
 }
 
 static void time_text(time_t t, char *buf, size_t len)
@@ -371,9 +410,11 @@ int crl_cmd_update(int argc, char **argv)
         fprintf(stderr, "kyso: %s; no CRL can be checked\n", why);
         return 1;
     }
-    struct collect c = { .certs = sk_X509_new_null() };
+    struct collect c = { .certs = sk_X509_new_null(), .given = sk_X509_new_null() };
     int failed = 0;
-    if (!c.certs) {
+    if (!c.certs || !c.given) {
+        sk_X509_free(c.certs);
+        sk_X509_free(c.given);
         X509_STORE_free(anchors);
         fprintf(stderr, "kyso: out of memory\n");
         return 1;
@@ -386,6 +427,7 @@ int crl_cmd_update(int argc, char **argv)
     from_tokens(&c);
     for (size_t i = 0; i < nfiles; i++)
         failed |= from_file(&c, files[i]) != 0;
+    failed |= add_trusted_urls(&c, anchors) != 0;
     for (size_t i = 0; i < nurls; i++)
         add_url(&c, urls[i], strlen(urls[i]));
     if (c.too_many) {
@@ -402,6 +444,7 @@ int crl_cmd_update(int argc, char **argv)
     for (size_t i = 0; i < c.nurls; i++)
         free(c.urls[i]);
     sk_X509_pop_free(c.certs, X509_free);
+    sk_X509_pop_free(c.given, X509_free);
     X509_STORE_free(anchors);
     return failed ? 1 : 0;
 }
@@ -508,8 +551,6 @@ int crl_cmd_status(int argc, char **argv)
     sk_X509_pop_free(roots, X509_free);
     if (c.certs)
         certstore_each(CERTSTORE_SYSTEM, from_store, &c);
-    for (size_t i = 0; i < c.nurls; i++)
-        free(c.urls[i]);
 
     int failed = 0;
     time_t now = time(NULL);
