@@ -1,12 +1,13 @@
-/* kyso crl update [--url URL]... [--cert FILE]...
+/* kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]
  * kyso crl status
  *
  * update fetches the CRLs named (crlDistributionPoints, http:// and
  * file:// URIs) by the trust anchors, the system certificate store, the
- * certificates on the tokens present and the --cert files, plus the --url
- * ones; each must be signed by a CA that is a trust anchor or chains to
- * one, and newer than the cached CRL of its issuer. The cache is written
- * by policy/crl_store.c. */
+ * certificates on the tokens present and the --cert files (of those only
+ * the certificates that chain to a trust anchor), plus the --url ones;
+ * each CRL must be signed by a CA that is a trust anchor or chains to
+ * one, and be newer than the cached CRL of its issuer. The cache is
+ * written by policy/crl_store.c. */
 #include "config.h"
 
 #include "tools/cli/crl_cmds.h"
