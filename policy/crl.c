@@ -168,6 +168,7 @@ struct entry {
     struct timespec mtime;
     bool seen;                     /* the fields above describe a file looked at */
     X509_CRL *crl;                 /* verified; NULL if none ever was */
+    bool unreadable;               /* the file as seen now cannot be read at all */
     char problem[96];              /* why the file as seen now is not used, or "" */
 };
 
@@ -243,6 +244,7 @@ static void reload(struct entry *e, X509 *issuer)
 
     e->problem[0] = '\0';
     e->seen = false;
+    e->unreadable = true;
     if (fd < 0) {
         snprintf(e->problem, sizeof(e->problem), "the cache file cannot be opened");
         return;
@@ -255,6 +257,7 @@ static void reload(struct entry *e, X509 *issuer)
         return;
     }
     e->seen = true;
+    e->unreadable = false;
     e->dev = sb.st_dev;
     e->ino = sb.st_ino;
     e->size = sb.st_size;
@@ -369,7 +372,9 @@ int policy_crl_check_in(const char *dir, X509 *cert, X509 *issuer, time_t now, s
     if (e->crl) {
         judge(e->crl, cert, now, v);
     } else {
-        v->state = POLICY_CRL_NONE;
+        /* A file that cannot be read is a broken cache; one that holds no
+         * CRL the issuer signed is as good as none. */
+        v->state = e->unreadable ? POLICY_CRL_ERROR : POLICY_CRL_NONE;
         snprintf(v->why, sizeof(v->why), "no usable CRL of the issuer in the cache: %s", e->problem);
     }
     pthread_mutex_unlock(&lock);

@@ -20,6 +20,7 @@ tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 bin_PROGRAMS += tools/kyso
 tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmds.h \
 	tools/cli/policy_cmds.c tools/cli/policy_cmds.h
+tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tools_kyso_LDADD = pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
 
@@ -43,3 +44,5 @@ tools_kyso_auditd_SOURCES = tools/auditd/main.c tools/auditd/auditd.h \
 tools_kyso_auditd_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tools_kyso_auditd_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket
+# kyso crl update every 6 hours: the CRL cache's systemd units.
+EXTRA_DIST += tools/systemd/kyso-crl-update.service tools/systemd/kyso-crl-update.timer

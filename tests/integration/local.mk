@@ -102,3 +102,7 @@ tests_integration_p11_context_free_SOURCES = tests/integration/p11_context_free.
 tests_integration_p11_context_free_CPPFLAGS = $(MODULE_TEST_CPPFLAGS)
 tests_integration_p11_context_free_LDADD = $(OPENSSL_LIBS) -ldl -lpthread
 tests/integration/module-context-free.log: tests/integration/p11_context_free pkcs11/kyso-pkcs11.la
+# The CRL cache (rule M1): kyso crl update over HTTP (python3's http.server on
+# the namespace's loopback) and kyso crl status.
+INTEGRATION_TESTS += tests/integration/policy-crl.sh
+tests/integration/policy-crl.log: tools/kyso

@@ -98,3 +98,9 @@ tests_unit_test_policy_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_src
 	-DKYSO_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_policy_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+# The CRL cache (policy/crl.c): checks and writes on a temporary directory.
+UNIT_TESTS += tests/unit/test_crl
+tests_unit_test_crl_SOURCES = tests/unit/test_crl.c
+tests_unit_test_crl_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_crl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_crl_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lpthread
