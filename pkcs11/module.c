@@ -17,6 +17,9 @@
 
 #include "audit/audit.h"
 #include "pkcs11/internal.h"
+#include "policy/certcheck.h"
+#include "policy/config.h"
+#include "policy/crl.h"
 
 struct p11_module p11;
 
@@ -50,15 +53,25 @@ static void before_fork(void)
         p11_mutex_lock(p11.slots[i].lock);
     audit_sink_fork_prepare(); /* a slot's thread takes it while holding its slot */
     p11_records_fork_prepare();
+    policy_config_fork_prepare();
+    policy_cert_fork_prepare();
+    policy_crl_fork_prepare();
 }
 
 static void after_fork_in(bool child)
 {
     if (fork_locked) {
-        if (child)
+        if (child) {
+            policy_crl_fork_child();
+            policy_cert_fork_child();
+            policy_config_fork_child();
             p11_records_fork_child();
-        else
+        } else {
+            policy_crl_fork_parent();
+            policy_cert_fork_parent();
+            policy_config_fork_parent();
             p11_records_fork_parent();
+        }
         audit_sink_fork_done();
         for (size_t i = p11.nslots; i-- > 0;)
             p11_mutex_unlock(p11.slots[i].lock);

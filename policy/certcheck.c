@@ -118,6 +118,21 @@ static void anchors_refresh(void)
     memo_clear();
 }
 
+void policy_cert_fork_prepare(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void policy_cert_fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void policy_cert_fork_child(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
 void policy_cert_reset(void)
 {
     pthread_mutex_lock(&lock);

@@ -46,5 +46,9 @@ bool policy_cert_allows(const uint8_t *der, size_t len, enum policy_usage use, c
 
 /* Forgets the anchors and verdicts kept in memory. */
 void policy_cert_reset(void);
+/* Around fork(): the child starts with the lock free. */
+void policy_cert_fork_prepare(void);
+void policy_cert_fork_parent(void);
+void policy_cert_fork_child(void);
 
 #endif

@@ -19,7 +19,8 @@ INTEGRATION_TESTS = \
 	tests/integration/module-openssl.sh \
 	tests/integration/module-gnutls.sh \
 	tests/integration/policy-rules.sh \
-	tests/integration/policy-m1.sh
+	tests/integration/policy-m1.sh \
+	tests/integration/policy-m1-crl.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
 

@@ -25,6 +25,7 @@
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
 #include "policy/certstore.h"
+#include "policy/config.h"
 #include "policy/crl.h"
 #include "policy/trust.h"
 
@@ -431,6 +432,13 @@ int crl_cmd_update(int argc, char **argv)
     failed |= add_trusted_urls(&c, anchors) != 0;
     for (size_t i = 0; i < nurls; i++)
         add_url(&c, urls[i], strlen(urls[i]));
+    /* and root's: [crl] url = in kyso.conf */
+    struct policy_config *conf = policy_config_load_dir(policy_conf_dir(), true);
+    for (size_t i = 0; conf && !conf->broken && i < conf->ncrl_urls; i++)
+        add_url(&c, conf->crl_urls[i], strlen(conf->crl_urls[i]));
+    if (conf && conf->broken)
+        fprintf(stderr, "kyso: %s: %s; its [crl] urls are not used\n", policy_conf_dir(), conf->problems[0]);
+    policy_config_free(conf);
     if (c.too_many) {
         fprintf(stderr, "kyso: more than %d CRL URLs; the others are not fetched\n", MAX_URLS);
         failed = 1;
