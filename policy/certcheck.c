@@ -11,6 +11,7 @@
 #include "policy/certcheck.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -48,6 +49,15 @@ static struct {
 } stamps[MAX_STAMPS];
 static struct memo memo[MEMO_SIZE];
 static size_t memo_next;
+/* Certificates as parsed: OpenSSL 3 takes some 150 µs to parse one (its
+ * public key goes through the provider decoders), twice per signature
+ * otherwise (M1 and M12). Keyed by the SHA-256 of the DER. */
+static struct {
+    bool used;
+    uint8_t sha256[32];
+    X509 *x;
+} parsed[MEMO_SIZE];
+static size_t parsed_next;
 
 /* The trust directory and its files, by stat: whether they changed since
  * the anchors were read. With fill, the stamps are taken instead. */
@@ -118,6 +128,48 @@ static void anchors_refresh(void)
     memo_clear();
 }
 
+/* der parsed, a new reference (X509_free), or NULL when it is not exactly
+ * one certificate; sha256 is set to its hash. */
+static X509 *parse_cached(const uint8_t *der, size_t len, uint8_t sha256[32])
+{
+    unsigned n = 0;
+    if (len > LONG_MAX || EVP_Digest(der, len, sha256, &n, EVP_sha256(), NULL) != 1 || n != 32) {
+        ERR_clear_error();
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < MEMO_SIZE; i++)
+        if (parsed[i].used && memcmp(parsed[i].sha256, sha256, 32) == 0 && X509_up_ref(parsed[i].x) == 1) {
+            X509 *x = parsed[i].x;
+            pthread_mutex_unlock(&lock);
+            return x;
+        }
+    pthread_mutex_unlock(&lock);
+    const uint8_t *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (!x || p != der + len) {
+        X509_free(x);
+        ERR_clear_error();
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    size_t slot = parsed_next++ % MEMO_SIZE;
+    X509_free(parsed[slot].x);
+    parsed[slot].used = X509_up_ref(x) == 1;
+    parsed[slot].x = parsed[slot].used ? x : NULL;
+    memcpy(parsed[slot].sha256, sha256, 32);
+    pthread_mutex_unlock(&lock);
+    return x;
+}
+
+static void parsed_clear(void)
+{
+    for (size_t i = 0; i < MEMO_SIZE; i++) {
+        X509_free(parsed[i].x);
+        memset(&parsed[i], 0, sizeof(parsed[i]));
+    }
+}
+
 void policy_cert_fork_prepare(void)
 {
     pthread_mutex_lock(&lock);
@@ -140,6 +192,7 @@ void policy_cert_reset(void)
     anchors = NULL;
     anchors_loaded = false;
     memo_clear();
+    parsed_clear();
     pthread_mutex_unlock(&lock);
 }
 
@@ -262,11 +315,9 @@ void policy_cert_check(const struct policy_config *c, const uint8_t *der, size_t
             snprintf(v->why, sizeof(v->why), "no certificate");
         return;
     }
-    const uint8_t *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    if (!x || p != der + len) {
-        X509_free(x);
-        ERR_clear_error();
+    uint8_t sha[32];
+    X509 *x = parse_cached(der, len, sha);
+    if (!x) {
         refuse(v, POLICY_CERT_UNREADABLE, "M1", "the key's certificate cannot be read");
         return;
     }
@@ -295,11 +346,8 @@ void policy_cert_check(const struct policy_config *c, const uint8_t *der, size_t
                  policy_cert_state_name(time_state));
     }
 
-    uint8_t sha[32];
-    unsigned shalen = 0;
     char why[160] = "";
     X509 *issuer = NULL;
-    EVP_Digest(der, len, sha, &shalen, EVP_sha256(), NULL);
     bool trusted = chains(x, sha, &issuer, why, sizeof(why));
     if (!trusted) {
         if (policy_value(c, POLICY_M1_CHECK_CHAIN)) {
@@ -373,10 +421,9 @@ static bool eku_allows(EXTENDED_KEY_USAGE *eku, enum policy_usage use)
 
 bool policy_cert_allows(const uint8_t *der, size_t len, enum policy_usage use, char *why, size_t whylen)
 {
-    const uint8_t *p = der;
-    X509 *x = der && len ? d2i_X509(NULL, &p, (long)len) : NULL;
+    uint8_t sha[32];
+    X509 *x = der && len ? parse_cached(der, len, sha) : NULL;
     if (!x) {
-        ERR_clear_error();
         snprintf(why, whylen, "no readable certificate says what the key may do");
         return false;
     }

@@ -14,7 +14,8 @@ cert=$pki/person-an-sign-p256.pem
 base=$(cat "$conf") # the test runs' development configuration
 printf '%s\n[M1]\ncrl_required = yes\n' "$base" >"$conf"
 "$KYSO_BUILDDIR/tests/bench/policy_bench" "rules on, no CRL cached (refused, M1)" "$cert"
-"$KYSO_BUILDDIR/tools/kyso" crl update --url "file://$pki/issuing-empty.crl.pem" >/dev/null
+# (the http:// distribution points of the test PKI have no server here)
+"$KYSO_BUILDDIR/tools/kyso" crl update --timeout 1 --url "file://$pki/issuing-empty.crl.pem" >/dev/null 2>&1 || true
 "$KYSO_BUILDDIR/tests/bench/policy_bench" "rules on, CRL cached (crl_required = yes)" "$cert"
 printf '%s\n[M1]\ncheck_chain = no\ncheck_validity = no\nweaken = yes\n[M12]\nkey_usage = no\nweaken = yes\n' \
     "$base" >"$conf"
