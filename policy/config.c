@@ -223,8 +223,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
                 problem(c, "%s: [pinentry] timeout must be 1 to 600 seconds", at);
             else
                 c->pinentry_timeout_s = (int)s;
+        } else if (strcmp(name, "protected_path") == 0) {
+            if (!parse_bool(value, &s))
+                problem(c, "%s: [pinentry] protected_path must be yes or no", at);
+            else
+                c->pinentry_protected_path = s;
         } else
-            problem(c, "%s: unknown key \"%s\" in [pinentry] (program, timeout)", at, name);
+            problem(c, "%s: unknown key \"%s\" in [pinentry] (program, timeout, protected_path)", at, name);
         return 1;
     }
     if (strcmp(section, "crl") == 0) {

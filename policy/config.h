@@ -92,6 +92,7 @@ struct policy_config {
     int audit_timeout_ms;
     char pinentry_program[256];                   /* "" when none is configured */
     int pinentry_timeout_s;
+    bool pinentry_protected_path;                 /* C_Login with no PIN asks through pinentry */
     size_t ncrl_urls;
     char crl_urls[POLICY_MAX_CRL_URLS][256];
     struct policy_setting settings[POLICY_NPARAMS];
