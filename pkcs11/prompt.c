@@ -7,7 +7,16 @@
  * The user may take a minute to answer: the slot is unlocked meanwhile,
  * the operation is marked in flight (any other call on it is told
  * CKR_OPERATION_ACTIVE), and afterwards everything is looked up again, as
- * decrypt.c does around its record. */
+ * decrypt.c does around its record.
+ *
+ * What the call returns: the user cancelled (or gave nothing)
+ * CKR_FUNCTION_CANCELED; no answer in [pinentry] timeout, or no display
+ * and no terminal, CKR_USER_NOT_LOGGED_IN (as without a prompt, so that
+ * applications react as they already do); the program failed
+ * CKR_FUNCTION_FAILED; a wrong PIN costs a try on the card and gives
+ * CKR_PIN_INCORRECT (CKR_PIN_LOCKED at the last), asked once per call.
+ * Each is recorded (rule M13, or pin_failure), never with the PIN, and
+ * ends the operation, as any failed C_Sign does. */
 #include "config.h"
 
 #include <openssl/x509.h>
