@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rsa.h>
@@ -187,8 +188,12 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, bool pss, EVP_
         return CKR_GENERAL_ERROR;
     }
     uint8_t sig[MAX_SIG];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rv = F->C_SignFinal(h, sig, &sig_len);
-    printf("C_SignFinal: %s\n", p11c_rv_name(rv));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("C_SignFinal: %s in %ld ms\n", p11c_rv_name(rv),
+           (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     if (rv == CKR_OK) {
         *verified = pub && sig_len <= MAX_SIG && verify(pub, pss, parts, lens, sig, sig_len);
         printf("signature %d: %s\n", n + 1, *verified ? "verifies" : "DOES NOT VERIFY");
