@@ -139,7 +139,7 @@ static CK_RV finish_decrypt(struct p11_slot *slot, struct p11_session *s, CK_BYT
         return CKR_USER_NOT_LOGGED_IN;
     }
     if (p11_key_pin_always(k) && !op->context_pin.data)
-        return CKR_USER_NOT_LOGGED_IN;
+        return p11_prompt_wanted(slot, k, CKR_USER_NOT_LOGGED_IN);
     if (!p11_below_modulus(k->pub, op->buffer, op->buffer_len)) {
         p11_op_reset(op);
         return CKR_ENCRYPTED_DATA_INVALID;
@@ -227,6 +227,22 @@ static CK_RV end_decrypt_call(struct p11_slot *slot, struct p11_session *s, CK_R
     return p11_session_end_call(slot, s, rv);
 }
 
+/* A PIN-always key without a context login: the PIN through pinentry
+ * (slot unlocked meanwhile), then the decryption. On return the slot is
+ * locked iff *s is not NULL. */
+static CK_RV ask_and_decrypt(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **s, CK_RV rv,
+                             CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen, struct decrypted *d)
+{
+    if (rv != P11_RV_ASK_PIN)
+        return end_decrypt_call(*slot, *s, rv);
+    rv = p11_prompt_pin(h, slot, s, (*s)->crypto.key_ref, P11_DECRYPT, NULL);
+    if (!*s)
+        return rv;
+    if (rv == CKR_OK)
+        rv = finish_decrypt(*slot, *s, pData, pulDataLen, d);
+    return end_decrypt_call(*slot, *s, rv == P11_RV_ASK_PIN ? CKR_USER_NOT_LOGGED_IN : rv);
+}
+
 CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
                 CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
 {
@@ -247,8 +263,10 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pEncryptedData, CK_ULONG
         if (!p11_buffer_append(op, pEncryptedData, ulEncryptedDataLen))
             rv = CKR_ENCRYPTED_DATA_LEN_RANGE;
     }
-    rv = end_decrypt_call(slot, s, rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen, d) : rv);
-    p11_slot_unlock(slot);
+    rv = ask_and_decrypt(hSession, &slot, &s, rv == CKR_OK ? finish_decrypt(slot, s, pData, pulDataLen, d) : rv,
+                         pData, pulDataLen, d);
+    if (s)
+        p11_slot_unlock(slot);
     rv = complete_decrypt(hSession, rv, d, pData, pulDataLen);
     OPENSSL_secure_clear_free(d, sizeof(*d));
     return rv;
@@ -292,8 +310,10 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pLastPart, CK_ULONG
     }
     if (!op->in_flight)
         op->multi_part = true;
-    rv = end_decrypt_call(slot, s, finish_decrypt(slot, s, pLastPart, pulLastPartLen, d));
-    p11_slot_unlock(slot);
+    rv = ask_and_decrypt(hSession, &slot, &s, finish_decrypt(slot, s, pLastPart, pulLastPartLen, d), pLastPart,
+                         pulLastPartLen, d);
+    if (s)
+        p11_slot_unlock(slot);
     rv = complete_decrypt(hSession, rv, d, pLastPart, pulLastPartLen);
     OPENSSL_secure_clear_free(d, sizeof(*d));
     return rv;

@@ -207,6 +207,11 @@ CK_RV p11_session_begin_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args
 CK_RV p11_session_continue_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
                               struct p11_session **s, struct p11_operation **op);
 void p11_slot_logout_state(struct p11_slot *slot);
+/* The user PIN checked by the card for one operation, as
+ * C_Login(CKU_CONTEXT_SPECIFIC) does: a wrong one costs a try and is
+ * recorded (pin_failure). who names the caller in the debug log. */
+CK_RV p11_context_verify(struct p11_slot *slot, const uint8_t *pin, size_t len, const char *who);
+
 
 /* object.c */
 enum p11_object_kind {
@@ -325,6 +330,23 @@ void p11_audit_note_rule(struct p11_slot *slot, const char *event, const struct 
 void p11_audit_note(struct p11_slot *slot, const char *event, const struct token_key *key, CK_RV outcome,
                     const char *detail);
 void p11_notes_make(struct p11_record *notes);
+
+/* prompt.c: a fresh PIN the application did not give, asked through the
+ * configured pinentry program (pinentry.h). */
+#define P11_RV_ASK_PIN ((CK_RV)(CKR_VENDOR_DEFINED | 0x50494EUL)) /* internal, never returned */
+/* With the slot locked, at the real call of an operation on k that needs
+ * a fresh PIN and has none: P11_RV_ASK_PIN if a prompt can be made;
+ * otherwise refuse (the caller's code), noted for the record (M13). */
+CK_RV p11_prompt_wanted(struct p11_slot *slot, const struct token_key *k, CK_RV refuse);
+/* Asks for it, with the slot unlocked meanwhile (never a prompt under the
+ * slot's lock), then finds the session again: the same operation (for
+ * P11_SIGN and P11_DECRYPT), card and login, or the code that says what
+ * changed. Called with *slot locked; on return it is locked again iff *s
+ * is not NULL. The PIN is checked by the card (p11_context_verify) and
+ * then kept as C_Login(CKU_CONTEXT_SPECIFIC) keeps it (in the session's
+ * operation), or for P11_DERIVE in *pin. Any failure ends the operation. */
+CK_RV p11_prompt_pin(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **s, uint8_t key_ref,
+                     enum p11_op_class use, struct p11_secret *pin);
 
 /* sign.c: what the operations on a card's key share (decrypt.c too) */
 #define P11_MAX_RAW_INPUT 1024      /* raw mechanisms: at most a modulus (4096 bits) plus slack */

@@ -173,6 +173,7 @@ static bool attr_bool(const CK_ATTRIBUTE *a, bool dflt)
 struct derived {
     struct p11_record rec;
     uint64_t login_serial;         /* the login it was made under */
+    uint8_t key_ref;
     char label[64];
     uint8_t value[128];
     size_t len;
@@ -181,7 +182,8 @@ struct derived {
 /* With the slot locked: the checks, the decision and the card's ECDH.
  * The peer's point comes raw or as a DER OCTET STRING. */
 static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hBaseKey,
-                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, struct derived *out)
+                            CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulAttributeCount, const struct p11_secret *pin,
+                            struct derived *out)
 {
     enum p11_object_kind kind;
     struct token_key *k;
@@ -201,8 +203,11 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
         return CKR_KEY_HANDLE_INVALID;
     if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive)
         return CKR_KEY_TYPE_INCONSISTENT;
-    if (p11_key_pin_always(k))
-        return CKR_KEY_FUNCTION_NOT_PERMITTED; /* no place for a context login in C_DeriveKey */
+    out->key_ref = k->ref;
+    /* No place for a context login in C_DeriveKey: only pinentry can give
+     * the PIN of a PIN-always key. */
+    if (p11_key_pin_always(k) && !pin->data)
+        return p11_prompt_wanted(slot, k, CKR_KEY_FUNCTION_NOT_PERMITTED);
     /* CKA_VALUE_LEN may ask for fewer bytes (the leftmost ones). */
     const CK_ATTRIBUTE *vl = p11_template_find(pTemplate, ulAttributeCount, CKA_VALUE_LEN);
     CK_ULONG want = 0;
@@ -228,8 +233,9 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
         return rv;
     out->len = sizeof(out->value);
     if ((rv = p11_slot_begin(slot)) == CKR_OK) {
-        int rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, out->value, &out->len);
-        if (rc == PCSC_E_SECURITY && p11_slot_relogin(slot)) {
+        int rc = slot->token.edge->derive(&slot->token, k, point, point_len, pin->data, pin->len, out->value,
+                                          &out->len);
+        if (rc == PCSC_E_SECURITY && !pin->data && p11_slot_relogin(slot)) {
             out->len = sizeof(out->value);
             rc = slot->token.edge->derive(&slot->token, k, point, point_len, NULL, 0, out->value, &out->len);
         }
@@ -310,9 +316,17 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OB
         p11_slot_unlock(slot);
         return CKR_HOST_MEMORY;
     }
-    rv = derive_on_card(slot, pMechanism, hBaseKey, pTemplate, ulAttributeCount, d);
-    rv = p11_session_end_call(slot, s, rv);
-    p11_slot_unlock(slot);
+    struct p11_secret pin = { .data = NULL };
+    rv = derive_on_card(slot, pMechanism, hBaseKey, pTemplate, ulAttributeCount, &pin, d);
+    if (rv == P11_RV_ASK_PIN && (rv = p11_prompt_pin(hSession, &slot, &s, d->key_ref, P11_DERIVE, &pin)) == CKR_OK)
+        rv = derive_on_card(slot, pMechanism, hBaseKey, pTemplate, ulAttributeCount, &pin, d);
+    p11_secret_clear(&pin);
+    if (rv == P11_RV_ASK_PIN)
+        rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (s) {
+        rv = p11_session_end_call(slot, s, rv);
+        p11_slot_unlock(slot);
+    }
     if (d->rec.active) {
         CK_RV recorded = p11_record_make(&d->rec);
         if (rv == CKR_OK && recorded != CKR_OK)

@@ -10,6 +10,7 @@ pkcs11_kyso_pkcs11_la_SOURCES = \
 	pkcs11/object.c \
 	pkcs11/mechanism.c \
 	pkcs11/sign.c \
+	pkcs11/prompt.c \
 	pkcs11/decrypt.c \
 	pkcs11/keys.c \
 	pkcs11/pipeline.c \

@@ -53,6 +53,8 @@ CK_RV p11_session_continue_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool a
     *op = operation_of(*s, kind);
     if ((*op)->kind != kind) {
         rv = CKR_OPERATION_NOT_INITIALIZED;
+    } else if ((*op)->in_flight) {
+        rv = CKR_OPERATION_ACTIVE; /* another call has it, with the slot unlocked */
     } else if (!args_ok) {
         p11_op_reset(*op);
         rv = CKR_ARGUMENTS_BAD;
@@ -234,6 +236,22 @@ static CK_RV pin_failed(struct p11_slot *slot, int rc, int tries, const char *wh
     return rv;
 }
 
+CK_RV p11_context_verify(struct p11_slot *slot, const uint8_t *pin, size_t len, const char *who)
+{
+    int tries;
+    /* Checked now so that a wrong PIN is reported here; sent again by
+     * the operation itself, right before the private-key operation. */
+    CK_RV rv = p11_slot_begin(slot);
+    if (rv != CKR_OK)
+        return rv;
+    int rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
+    rc = p11_slot_finish(slot, rc);
+    p11_debug("%s: %s", who, pcsc_status_name(rc));
+    if (rc != PCSC_OK)
+        return pin_failed(slot, rc, tries, "user PIN (for one operation)");
+    return CKR_OK;
+}
+
 static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE type, const uint8_t *pin, size_t len)
 {
     int rc, tries;
@@ -304,16 +322,8 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
             return CKR_OPERATION_NOT_INITIALIZED;
         if (!slot->logged_in || slot->login != CKU_USER)
             return CKR_USER_NOT_LOGGED_IN;
-        /* Checked now so that a wrong PIN is reported here; sent again by
-         * the operation itself, right before the private-key operation. */
-        rv = p11_slot_begin(slot);
-        if (rv != CKR_OK)
+        if ((rv = p11_context_verify(slot, pin, len, "C_Login(CONTEXT_SPECIFIC)")) != CKR_OK)
             return rv;
-        rc = slot->token.edge->verify(&slot->token, TOKEN_PIN_USER, pin, len, &tries);
-        rc = p11_slot_finish(slot, rc);
-        p11_debug("C_Login(CONTEXT_SPECIFIC): %s", pcsc_status_name(rc));
-        if (rc != PCSC_OK)
-            return pin_failed(slot, rc, tries, "user PIN (for one operation)");
         if (!p11_secret_set(&op->context_pin, pin, len))
             return CKR_HOST_MEMORY;
         op->needs_context_login = false;

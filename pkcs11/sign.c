@@ -377,7 +377,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         return CKR_USER_NOT_LOGGED_IN;
     }
     if (p11_key_pin_always(k) && !op->context_pin.data)
-        return CKR_USER_NOT_LOGGED_IN; /* C_Login(CKU_CONTEXT_SPECIFIC) first */
+        return p11_prompt_wanted(slot, k, CKR_USER_NOT_LOGGED_IN); /* or C_Login(CKU_CONTEXT_SPECIFIC) first */
 
     struct sign_input *in = OPENSSL_secure_zalloc(sizeof(*in));
     uint8_t sig[P11_MAX_SIGNATURE];
@@ -440,6 +440,20 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
     return rv;
 }
 
+/* A PIN-always key without a context login: the PIN through pinentry
+ * (slot unlocked meanwhile), then the signature. On return the slot is
+ * locked iff *s is not NULL. */
+static CK_RV ask_and_sign(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **s, CK_RV rv,
+                          CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen, struct p11_record *rec)
+{
+    if (rv != P11_RV_ASK_PIN)
+        return rv;
+    rv = p11_prompt_pin(h, slot, s, (*s)->crypto.key_ref, P11_SIGN, NULL);
+    if (rv == CKR_OK)
+        rv = finish_signature(*slot, *s, pSignature, pulSignatureLen, rec);
+    return rv == P11_RV_ASK_PIN ? CKR_USER_NOT_LOGGED_IN : rv;
+}
+
 CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
     struct p11_slot *slot;
@@ -490,6 +504,9 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
             rv = finish_signature(slot, s, pSignature, pulSignatureLen, &rec);
         else
             p11_op_reset(op);
+        rv = ask_and_sign(hSession, &slot, &s, rv, pSignature, pulSignatureLen, &rec);
+        if (!s)
+            return rv; /* the session went away while the user was asked */
         rv = p11_session_end_call(slot, s, rv);
     }
     p11_slot_unlock(slot);
@@ -527,7 +544,11 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
     if (rv != CKR_OK)
         return rv;
     op->multi_part = true;
-    rv = p11_session_end_call(slot, s, finish_signature(slot, s, pSignature, pulSignatureLen, &rec));
+    rv = ask_and_sign(hSession, &slot, &s, finish_signature(slot, s, pSignature, pulSignatureLen, &rec), pSignature,
+                      pulSignatureLen, &rec);
+    if (!s)
+        return rv;
+    rv = p11_session_end_call(slot, s, rv);
     p11_slot_unlock(slot);
     return p11_record_release(&rec, rv, pSignature, pulSignatureLen);
 }

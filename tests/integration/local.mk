@@ -97,7 +97,8 @@ INTEGRATION_TESTS += tests/integration/audit-faults.sh
 tests/integration/audit-faults.log: $(AUDIT_MODULE_TEST_DEPS) tools/kyso-auditd tests/integration/audit_client
 INTEGRATION_TESTS += tests/integration/audit-report.sh
 # Signing as Firefox does over TLS 1.3: never a context login.
-INTEGRATION_TESTS += tests/integration/module-context-free.sh
+INTEGRATION_TESTS += tests/integration/module-context-free.sh tests/integration/module-pinentry.sh \
+	tests/integration/module-java.sh
 check_PROGRAMS += tests/integration/p11_context_free
 tests_integration_p11_context_free_SOURCES = tests/integration/p11_context_free.c $(MODULE_TEST_CLIENT)
 tests_integration_p11_context_free_CPPFLAGS = $(MODULE_TEST_CPPFLAGS)
@@ -107,3 +108,5 @@ tests/integration/module-context-free.log: tests/integration/p11_context_free pk
 # the namespace's loopback) and kyso crl status.
 INTEGRATION_TESTS += tests/integration/policy-crl.sh
 tests/integration/policy-crl.log: tools/kyso
+tests/integration/module-pinentry.log: tests/integration/p11_context_free tests/pinentry-script pkcs11/kyso-pkcs11.la tools/kyso
+tests/integration/module-java.log: tests/pinentry-script pkcs11/kyso-pkcs11.la

@@ -9,17 +9,23 @@
  *   p11_context_free [--module PATH] [--slot INDEX] (--id HEX | --label TEXT)
  *                    [--mechanism sha256-rsa-pkcs-pss|sha256-rsa-pkcs]
  *                    [--login] [--pin PIN] [--count N] [--expect-rv CKR_NAME]
+ *                    [--no-children]
  *
  * Prints the CK_RV of the last call made and, per signature, whether it
  * verifies. Exit 0: without --expect-rv, every signature made and
  * verified; with it, the last rv is that name (and, for CKR_OK, every
- * signature verified). */
+ * signature verified). --no-children: also fails if, before C_Finalize,
+ * the process has a child (a pinentry the module left running or
+ * unreaped). */
 #include "config.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -35,7 +41,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: p11_context_free [--module PATH] [--slot INDEX] (--id HEX | --label TEXT)\n"
                     "        [--mechanism sha256-rsa-pkcs-pss|sha256-rsa-pkcs] [--login] [--pin PIN]\n"
-                    "        [--count N] [--expect-rv CKR_NAME]\n");
+                    "        [--count N] [--expect-rv CKR_NAME] [--no-children]\n");
     exit(2);
 }
 
@@ -75,6 +81,36 @@ static CK_OBJECT_HANDLE find(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const uin
     printf("C_FindObjects(%s): %s, %lu found\n", cls == CKO_PRIVATE_KEY ? "private key" : "certificate",
            p11c_rv_name(*rv), (unsigned long)n);
     return *rv == CKR_OK && n == 1 ? found[0] : 0;
+}
+
+/* This process's children, living or zombie (from /proc). */
+static int children(void)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        const char *close_paren = strrchr(buf, ')');
+        char state;
+        long ppid;
+        if (close_paren && sscanf(close_paren + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)getpid()) {
+            printf("child %s (state %c)\n", e->d_name, state);
+            n++;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
 }
 
 /* The public key of the certificate with this CKA_ID. */
@@ -152,8 +188,12 @@ static CK_RV sign_once(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, bool pss, EVP_
         return CKR_GENERAL_ERROR;
     }
     uint8_t sig[MAX_SIG];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rv = F->C_SignFinal(h, sig, &sig_len);
-    printf("C_SignFinal: %s\n", p11c_rv_name(rv));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("C_SignFinal: %s in %ld ms\n", p11c_rv_name(rv),
+           (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     if (rv == CKR_OK) {
         *verified = pub && sig_len <= MAX_SIG && verify(pub, pss, parts, lens, sig, sig_len);
         printf("signature %d: %s\n", n + 1, *verified ? "verifies" : "DOES NOT VERIFY");
@@ -168,12 +208,13 @@ int main(int argc, char **argv)
         { "id", required_argument, NULL, 'i' },     { "label", required_argument, NULL, 'l' },
         { "mechanism", required_argument, NULL, 'M' }, { "login", no_argument, NULL, 'L' },
         { "pin", required_argument, NULL, 'p' },    { "count", required_argument, NULL, 'n' },
-        { "expect-rv", required_argument, NULL, 'e' }, { NULL, 0, NULL, 0 }
+        { "expect-rv", required_argument, NULL, 'e' }, { "no-children", no_argument, NULL, 'C' },
+        { NULL, 0, NULL, 0 }
     };
     const char *module = NULL, *label = NULL, *pin = NULL, *expect = NULL;
     uint8_t id[MAX_ID];
     size_t id_len = 0;
-    bool have_id = false, login = false, pss = true;
+    bool have_id = false, login = false, pss = true, no_children = false;
     long slot_index = 0, count = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -194,6 +235,7 @@ int main(int argc, char **argv)
         case 'p': pin = optarg; break;
         case 'n': count = strtol(optarg, NULL, 10); break;
         case 'e': expect = optarg; break;
+        case 'C': no_children = true; break;
         default: usage();
         }
     }
@@ -252,6 +294,9 @@ int main(int argc, char **argv)
     printf("rv: %s\n", p11c_rv_name(rv));
     printf("%ld of %ld signatures made, %s\n", made, count, all_verified ? "all verify" : "NOT ALL VERIFY");
     EVP_PKEY_free(pub);
+    int nchildren = no_children ? children() : 0;
+    if (no_children)
+        printf("%d children\n", nchildren);
     if (h)
         F->C_CloseSession(h);
     F->C_Finalize(NULL);
@@ -259,5 +304,5 @@ int main(int argc, char **argv)
     bool ok = rv == CKR_OK && made == count && all_verified;
     if (expect)
         ok = !strcmp(p11c_rv_name(rv), expect) && (rv != CKR_OK || ok);
-    return ok ? 0 : 1;
+    return ok && nchildren == 0 ? 0 : 1;
 }
