@@ -321,6 +321,13 @@ bool p11_key_pin_always(const struct token_key *k);
 CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key);
 /* M13 idle_logout, at the start of every call on a slot (its lock held). */
 void p11_rules_idle_check(struct p11_slot *slot);
+/* [pinentry] protected_path: C_Login without a PIN asks through pinentry. */
+bool p11_rules_protected_path(void);
+/* prompt.c: C_Login(CKU_USER or CKU_CONTEXT_SPECIFIC) with no PIN on a
+ * protected authentication path; the slot is unlocked while the user
+ * answers, and locked again (or the session gone) on return. */
+CK_RV p11_prompt_login(CK_SESSION_HANDLE h, struct p11_slot **slot, struct p11_session **s, CK_USER_TYPE type,
+                       struct p11_secret *pin_out);
 /* The configured pinentry program, if any. */
 bool p11_rules_pinentry(char *program, size_t len, int *timeout_s);
 /* PIN and administrative events: recorded when the slot's lock is

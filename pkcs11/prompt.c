@@ -219,3 +219,66 @@ CK_RV p11_prompt_pin(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_se
     }
     return rv;
 }
+
+CK_RV p11_prompt_login(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_session **sp, CK_USER_TYPE type,
+                       struct p11_secret *pin_out)
+{
+    struct p11_slot *slot = *slotp;
+    struct p11_session *s = *sp;
+    if (type == CKU_CONTEXT_SPECIFIC) {
+        /* For the operation under way: as when the application gave none. */
+        struct p11_operation *op = &s->crypto;
+        const struct token_key *k = token_find_key(&slot->token, op->key_ref);
+        if ((op->kind != OP_SIGN && op->kind != OP_DECRYPT) || !op->needs_context_login || !k)
+            return CKR_OPERATION_NOT_INITIALIZED;
+        CK_RV rv = p11_prompt_wanted(slot, k, CKR_USER_NOT_LOGGED_IN);
+        if (rv != P11_RV_ASK_PIN)
+            return rv;
+        return p11_prompt_pin(h, slotp, sp, op->key_ref, op->kind == OP_SIGN ? P11_SIGN : P11_DECRYPT, NULL);
+    }
+    if (slot->logged_in)
+        return slot->login == CKU_USER ? CKR_USER_ALREADY_LOGGED_IN : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+    char program[256], desc[512], name[64], serial[sizeof(slot->token.info.serial)], label[sizeof(slot->token.info.label)],
+        why[160] = "";
+    int timeout_s = 0;
+    if (!p11_rules_pinentry(program, sizeof(program), &timeout_s) || !p11_pinentry_possible()) {
+        p11_audit_note_rule(slot, "refusal", NULL, CKR_USER_NOT_LOGGED_IN, "M13",
+                            "C_Login on the protected authentication path: no PIN prompt is possible");
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    program_name(name, sizeof(name));
+    copy_text(serial, sizeof(serial), (const unsigned char *)slot->token.info.serial,
+              strnlen(slot->token.info.serial, sizeof(slot->token.info.serial)));
+    copy_text(label, sizeof(label), (const unsigned char *)slot->token.info.label,
+              strnlen(slot->token.info.label, sizeof(slot->token.info.label)));
+    snprintf(desc, sizeof(desc),
+             "Chương trình %s yêu cầu mã PIN của thẻ \"%s\" (%s).\nThe program %s asks for the PIN of the token "
+             "\"%s\" (%s).",
+             name, label, serial, name, label, serial);
+    uint64_t generation = slot->generation;
+    p11_slot_unlock(slot);
+    struct p11_pinentry_prompt prompt = { .program = program, .title = "kyso", .description = desc,
+                                          .prompt = "PIN:", .error = NULL, .timeout_s = timeout_s };
+    struct p11_secret pin = { .data = NULL };
+    enum p11_pinentry_result res = p11_pinentry_ask(&prompt, &pin, why, sizeof(why));
+    CK_RV rv = p11_session_get(h, slotp, sp);
+    if (rv != CKR_OK) {
+        p11_secret_clear(&pin);
+        *sp = NULL;
+        return rv;
+    }
+    slot = *slotp;
+    rv = outcome(slot, NULL, res, why, timeout_s);
+    if (rv == CKR_OK && slot->generation != generation)
+        rv = CKR_DEVICE_REMOVED;
+    else if (rv == CKR_OK && pin.len == 0)
+        rv = CKR_FUNCTION_CANCELED;
+    else if (rv == CKR_OK && slot->logged_in)
+        rv = CKR_USER_ALREADY_LOGGED_IN; /* another thread logged in meanwhile */
+    if (rv == CKR_OK) {
+        p11_secret_clear(pin_out);
+        *pin_out = pin;
+    } else
+        p11_secret_clear(&pin);
+    return rv;
+}

@@ -115,6 +115,14 @@ bool p11_key_usage_allows(const struct token_key *k, enum p11_op_class use)
     return !check || policy_cert_allows(k->cert, k->cert_len, uses[use], why, sizeof(why));
 }
 
+bool p11_rules_protected_path(void)
+{
+    struct policy_config *c = policy_config_acquire();
+    bool on = c && !c->broken && c->pinentry_protected_path && c->pinentry_program[0];
+    policy_config_release(c);
+    return on;
+}
+
 CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key)
 {
     struct policy_config *c = policy_config_acquire();

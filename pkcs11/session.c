@@ -341,9 +341,18 @@ CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR
     CK_RV rv = p11_session_get(hSession, &slot, &s);
     if (rv != CKR_OK)
         return rv;
+    struct p11_secret asked = { .data = NULL };
     if (!pPin && ulPinLen)
         rv = CKR_ARGUMENTS_BAD;
-    else if (!pPin)
+    else if (!pPin && p11_rules_protected_path() && (userType == CKU_USER || userType == CKU_CONTEXT_SPECIFIC)) {
+        /* The protected authentication path: the PIN through pinentry. */
+        rv = p11_prompt_login(hSession, &slot, &s, userType, &asked);
+        if (!s)
+            return rv; /* the session went while the user answered: unlocked */
+        if (rv == CKR_OK && userType == CKU_USER)
+            rv = p11_session_end_call(slot, s, login(slot, s, userType, asked.data, asked.len));
+        p11_secret_clear(&asked);
+    } else if (!pPin)
         rv = CKR_PIN_INCORRECT; /* no PIN pad on this reader */
     else if (ulPinLen > P11_MAX_PIN)
         rv = CKR_PIN_LEN_RANGE;

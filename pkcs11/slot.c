@@ -440,6 +440,8 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     p11_pad_string(pInfo->model, sizeof(pInfo->model), ti->model);
     p11_pad_string(pInfo->serialNumber, sizeof(pInfo->serialNumber), ti->serial);
     pInfo->flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+    if (p11_rules_protected_path())
+        pInfo->flags |= CKF_PROTECTED_AUTHENTICATION_PATH; /* the PIN through pinentry, [pinentry] protected_path */
     pin_flags(slot, &pInfo->flags);
     pInfo->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
     pInfo->ulSessionCount = slot->session_count;

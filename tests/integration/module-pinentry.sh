@@ -139,6 +139,23 @@ if [ "$personality" = piv ]; then
     check "then the right PIN signs" sign
 fi
 
+# The protected authentication path: C_Login without a PIN, the PIN
+# through pinentry (pkcs11-tool --login without --pin on such a token).
+printf '[pinentry]\nprotected_path = yes\n' >>"$conf"
+p11tool() { LD_PRELOAD=$p11_preload pkcs11-tool --module "$KYSO_MODULE" "$@"; }
+check "protected_path: the token says so" bash -c "LD_PRELOAD='$p11_preload' pkcs11-tool --module '$KYSO_MODULE' -L | grep -q 'PIN pad present'"
+echo "protected path data" >"$T/pp.data"
+script pp "pin $KYSO_TEST_PIN" "pin $KYSO_TEST_PIN" "pin $KYSO_TEST_PIN"
+if [ "$personality" = piv ]; then ppmech=SHA256-RSA-PKCS-PSS; else ppmech=SHA256-RSA-PKCS; fi
+check "protected_path: pkcs11-tool --login with no PIN signs" p11tool --login -s --id "$id" -m "$ppmech" \
+    -i "$T/pp.data" -o "$T/pp.sig"
+check "  the PIN came through pinentry" test "$(prompts)" -ge 1
+check "  the login prompt names the token" grep -q "asks for the PIN of the token" "$S.log"
+script ppcancel cancel
+check_fails "protected_path: cancelled, no login" p11tool --login -s --id "$id" -m "$ppmech" -i "$T/pp.data" \
+    -o "$T/pp.sig2"
+check "  no signature" test ! -s "$T/pp.sig2"
+
 check "the audit trail verifies" "$kyso" audit verify --key "$KYSO_AUDIT_KEY"
 
 finish
