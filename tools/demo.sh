@@ -4,8 +4,10 @@
 # default the government's bit4id token (variant B), with DEMO_TOKEN=piv a
 # PIV token. A real client (poppler's pdfsig, through NSS) signs a PDF
 # with the token's signature key through kyso-pkcs11.so, and the
-# signature is checked with its certificate chain. Run it with `make demo`
-# (or build-aux/run-demo), which starts it inside tests/with-token.
+# signature is checked with its certificate chain, under the rules as
+# shipped (profile nd68-2024, level Mật: the audit trail only through
+# kyso-auditd). Run it with `make demo` (or build-aux/run-demo), which
+# starts it inside tests/with-token.
 set -euo pipefail
 [ -n "${KYSO_VTOKEN_CTL:-}" ] || { echo "run this through: make demo" >&2; exit 2; }
 
@@ -13,6 +15,18 @@ module=${KYSO_MODULE:-$KYSO_BUILDDIR/pkcs11/.libs/kyso-pkcs11.so}
 work=$KYSO_WORKDIR/demo
 mkdir -p "$work/nssdb"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Root's rules: profile nd68-2024 as shipped, the audit trail at kyso-auditd"
+# (inside this demo's private namespace: /etc/kyso is its own)
+"$KYSO_BUILDDIR/tools/kyso-auditd" --foreground --log "$KYSO_AUDIT_LOG" --socket "$work/audit.sock" \
+    2>"$work/auditd.err" &
+auditd=$!
+trap 'kill $auditd 2>/dev/null; wait $auditd 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S "$work/audit.sock" ] && break; sleep 0.05; done
+printf 'profile = nd68-2024\n[audit]\nsink = daemon:%s\n' "$work/audit.sock" >"$KYSO_SYSTEM_CONF/kyso.conf"
+unset KYSO_AUDIT # the signer's environment does not choose the audit trail
+"$KYSO_BUILDDIR/tools/kyso" policy check
+"$KYSO_BUILDDIR/tools/kyso" policy show | sed -n '/^rules:/,/^profile nd68/p' | grep -E '^\s+\[' 
 
 step "The reader and the token, as PC/SC sees them"
 opensc-tool -l
@@ -46,7 +60,7 @@ pdfsig -nssdir "sql:$work/nssdb" "$work/quyet-dinh-signed.pdf" | tee "$work/veri
 grep -q "Signature is Valid" "$work/verify.txt"
 grep -q "Certificate is Trusted" "$work/verify.txt"
 
-step "The audit trail: the record of that signature, made durable before pdfsig got it"
+step "The audit trail (written by kyso-auditd): the record of that signature, made durable before pdfsig got it"
 grep '"event":"sign"' "$KYSO_AUDIT_LOG" | tail -n 1 | sed 's/,"prev":.*//; s/$/ …}/'
 
 step "kyso audit verify: the chain and the forward-secure MACs, with the auditor's key"
