@@ -1,13 +1,23 @@
 #!/bin/bash
 # Java 17's SunPKCS11 never sends C_Login(CKU_CONTEXT_SPECIFIC): jarsigner
-# on the government token under [M13] pin_every_signature gets the PIN
-# of every signature through pinentry (tests/pinentry-script), the jar
-# verifies, and the signature is recorded.
+# on the government token under [M13] pin_every_signature, and with the
+# PIV 9C key (PIN always), gets the PIN of every signature through
+# pinentry (tests/pinentry-script), the jar verifies, and the signature is
+# recorded.
 . "$(dirname "$0")/lib.sh"
 for tool in java javac jar jarsigner; do
     command -v "$tool" >/dev/null || { echo "1..0 # SKIP $tool not installed (openjdk-17-jdk-headless)"; exit 77; }
 done
-in_token vgca-chipdoc
+if [ -z "${KYSO_VTOKEN_CTL:-}" ]; then
+    rc=0
+    echo "# vgca-chipdoc"
+    "$KYSO_SRCDIR/tests/with-token" vgca-chipdoc -- "$BASH" "$0" vgca-chipdoc || rc=$?
+    echo "# piv (RSA keys)"
+    "$KYSO_SRCDIR/tests/with-token" --keys rsa piv -- "$BASH" "$0" piv || rc=$?
+    exit "$rc"
+fi
+personality=$1
+in_token "$personality"
 
 T=$TEST_TMP
 conf=$KYSO_SYSTEM_CONF/kyso.conf
@@ -31,14 +41,17 @@ ks=(-keystore NONE -storetype PKCS11 -providerClass sun.security.pkcs11.SunPKCS1
     -storepass "$KYSO_TEST_PIN")
 keytool -list "${ks[@]}" >"$T/list" 2>&1
 cat "$T/list" >>"$TEST_LOG"
-alias=$(sed -n 's/, PrivateKeyEntry.*//p' "$T/list" | head -n1)
-check "keytool lists the key ($alias)" test -n "$alias"
+# The government token has one key; on PIV the 9C one (its certificate's
+# label names the digital signature).
+alias=$(sed -n 's/, PrivateKeyEntry.*//p' "$T/list" | grep -m1 -i 'signature' ||
+        sed -n 's/, PrivateKeyEntry.*//p' "$T/list" | head -n1)
+check "$personality: keytool lists the key ($alias)" test -n "$alias"
 
 S=$T/java.script
 printf 'pin %s\n' "$KYSO_TEST_PIN" >"$S"
 export KYSO_TEST_PINENTRY_SCRIPT=$S
 s0=$(records sign)
-check "jarsigner signs through SunPKCS11 and pinentry" \
+check "$personality: jarsigner signs through SunPKCS11 and pinentry" \
     jarsigner "${ks[@]}" -sigalg SHA256withRSA -digestalg SHA-256 -signedjar "$T/signed.jar" "$T/hello.jar" "$alias"
 check "  one prompt" test "$(grep -c '^GETPIN' "$S.log" 2>/dev/null)" = 1
 check "  the description names the program (jarsigner's launcher)" grep -Eq 'The program (java|jarsigner) asks' "$S.log.desc"
