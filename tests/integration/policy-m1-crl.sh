@@ -46,6 +46,7 @@ check "  no signature" test ! -s "$T/sig.req"
 check "  the refusal: M1, no usable CRL" bash -c "[ \"\$(jq -r 'select(.event==\"refusal\") | .rule' '$KYSO_AUDIT_LOG' | tail -n1)\" = M1 ] && jq -r 'select(.event==\"refusal\") | .detail' '$KYSO_AUDIT_LOG' | tail -n1 | grep -q 'no usable CRL'"
 
 check "a current CRL that does not list it is cached" cache_only "$pki/issuing-empty.crl.pem"
+check "  kyso policy check: OK" kyso policy check
 check "  signs (crl_required = yes)" sign "$T/sig.empty"
 
 check "the CRL that revokes it is cached" cache_only "$pki/issuing-revoked.crl.pem"
@@ -61,6 +62,8 @@ check_fails "  refused whatever crl_required says" sign "$T/sig.rev2"
 check "make a stale CRL (nextUpdate 2026-02-01) that does not list it" \
     make_crl "$T/stale.pem" 32 20260101000000Z 20260201000000Z
 check "the stale CRL is cached" cache_only "$T/stale.pem"
+check_fails "  kyso policy check fails" kyso policy check
+check "  and names the stale CRL" bash -c "'$KYSO_BUILDDIR/tools/kyso' policy check | grep -q 'stale (past its next update)'"
 check "stale CRL under nd68-2024 (crl_stale = warn): signs" sign "$T/sig.stale"
 check "  the sign record says the CRL is stale" bash -c "jq -r 'select(.event==\"sign\") | .detail' '$KYSO_AUDIT_LOG' | tail -n1 | grep -q '^CRL stale'"
 printf 'profile = tien-giang-2015\nenvironment = trusted\n[M13]\naudit_daemon_only = no\nweaken = yes\n' >"$conf"

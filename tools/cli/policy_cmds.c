@@ -6,7 +6,10 @@
 #include "tools/cli/policy_cmds.h"
 
 #include <dirent.h>
+#include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +115,41 @@ static bool root_dir(const char *path, int *problems)
     return true;
 }
 
+/* The CRL cache: each file a CRL, not past its next update (what a stale
+ * CRL does to signatures is [M1] crl_stale's; here it is a problem to mend). */
+static int check_crls(void)
+{
+    int problems = 0;
+    DIR *d = opendir(policy_crl_dir());
+    struct dirent *e;
+    time_t now = time(NULL);
+    while (d && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (e->d_name[0] == '.' || n < 5 || strcmp(e->d_name + n - 4, ".crl") != 0)
+            continue;
+        char path[1024], why[160] = "";
+        snprintf(path, sizeof(path), "%s/%s", policy_crl_dir(), e->d_name);
+        size_t len = 0;
+        unsigned char *data = policy_crl_read_file(path, POLICY_CRL_MAX_SIZE, &len, why, sizeof(why));
+        X509_CRL *crl = data ? policy_crl_parse(data, len) : NULL;
+        free(data);
+        if (!crl) {
+            printf("%s: not a CRL%s%s\n", path, why[0] ? ": " : "", why);
+            problems++;
+            continue;
+        }
+        time_t next = policy_crl_time(X509_CRL_get0_nextUpdate(crl));
+        if (!next || next < now) {
+            printf("%s: stale (past its next update): run kyso crl update\n", path);
+            problems++;
+        }
+        X509_CRL_free(crl);
+    }
+    if (d)
+        closedir(d);
+    return problems;
+}
+
 static int check(void)
 {
     int problems = 0;
@@ -136,9 +174,10 @@ static int check(void)
     }
     /* The CRL cache: root's; its CRLs are checked by `kyso crl status`. */
     struct stat st;
-    if (stat(policy_crl_dir(), &st) == 0)
-        root_dir(policy_crl_dir(), &problems);
-    else if (policy_value(c, POLICY_M1_CRL_REQUIRED)) {
+    if (stat(policy_crl_dir(), &st) == 0) {
+        if (root_dir(policy_crl_dir(), &problems))
+            problems += check_crls();
+    } else if (policy_value(c, POLICY_M1_CRL_REQUIRED)) {
         printf("%s: no CRL cache, and [M1] crl_required = yes: run kyso crl update\n", policy_crl_dir());
         problems++;
     }
