@@ -1,0 +1,14 @@
+# records/: the legal records (records/README.md): canonical JSON, the
+# schema check, the registry, the working-day calendar. For the tools and
+# the module's custodian check; never talks to a token.
+noinst_LTLIBRARIES += records/libkysorecords.la
+records_libkysorecords_la_SOURCES = \
+	records/canon.c records/canon.h \
+	records/record.c records/record.h records/validate.c \
+	records/registry.c records/registry.h \
+	records/calendar.c records/calendar.h
+records_libkysorecords_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+records_libkysorecords_la_LIBADD = policy/libkysopolicy.la $(JSONC_LIBS) $(OPENSSL_LIBS)
+# The public holidays, read by path for now (installed under
+# $(datadir)/kyso/ later).
+EXTRA_DIST += records/README.md records/holidays-vn.txt
