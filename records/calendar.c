@@ -106,7 +106,7 @@ static int read_file(struct records_calendar *c, const char *path, int must, cha
             snprintf(why, whylen, "%s:%zu: not a date YYYY-MM-DD (with ! or + before it, a comment after it)", path, ln);
             goto bad;
         }
-        if (s[-1] == '+' && !weekend(day)) {
+        if (off == 0 && !weekend(day)) {
             snprintf(why, whylen, "%s:%zu: +%s is not a Saturday or Sunday", path, ln, date);
             goto bad;
         }

@@ -56,3 +56,6 @@ EXTRA_DIST += \
 # END pki
 EXTRA_DIST += test-vectors/documents/quyet-dinh-mau.pdf
 EXTRA_DIST += test-vectors/audit/usage-2026.jsonl
+# Sample records (records/README.md), sealed: a PIN-reset request under
+# nd68-2024 and a custodian change under ha-tinh-2020.
+EXTRA_DIST += test-vectors/records/pin-reset-request-nd68.json test-vectors/records/handover-custodian-ha-tinh.json

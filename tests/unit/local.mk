@@ -104,3 +104,12 @@ tests_unit_test_crl_SOURCES = tests/unit/test_crl.c
 tests_unit_test_crl_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
 tests_unit_test_crl_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_crl_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lpthread
+# records/: canonical JSON, the schema check, the registry (on temporary
+# directories), parties files, the working-day calendar.
+UNIT_TESTS += tests/unit/test_records
+tests_unit_test_records_SOURCES = tests/unit/test_records.c
+tests_unit_test_records_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
+	-DKYSO_TEST_VECTORS='"$(abs_top_srcdir)/test-vectors"' \
+	-DKYSO_HOLIDAYS='"$(abs_top_srcdir)/records/holidays-vn.txt"'
+tests_unit_test_records_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_records_LDADD = records/libkysorecords.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
