@@ -343,3 +343,20 @@ tests/fuzz/fuzz_conf: $(FUZZ_CONF_SRC) $(srcdir)/policy/config.h $(srcdir)/polic
 
 tests/fuzz/run-fuzz-conf.log: tests/fuzz/fuzz_conf
 endif
+
+# A record's JSON (records/: parse, schema check, canonical form, hash).
+FUZZ_SEEDS_RECORD = tests/fuzz/corpus/record/pin-reset-request-nd68.json \
+	tests/fuzz/corpus/record/handover-custodian-ha-tinh.json tests/fuzz/corpus/record/bad-number
+EXTRA_DIST += tests/fuzz/fuzz_record.c $(FUZZ_SEEDS_RECORD)
+dist_check_SCRIPTS += tests/fuzz/run-fuzz-record.sh
+TESTS += tests/fuzz/run-fuzz-record.sh
+if HAVE_CLANG
+FUZZ_TARGETS += tests/fuzz/fuzz_record
+FUZZ_RECORD_SRC = $(srcdir)/tests/fuzz/fuzz_record.c $(srcdir)/records/canon.c $(srcdir)/records/record.c \
+	$(srcdir)/records/validate.c $(srcdir)/policy/profiles.c
+tests/fuzz/fuzz_record: $(FUZZ_RECORD_SRC) $(srcdir)/records/canon.h $(srcdir)/records/record.h config.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) $(FUZZ_RECORD_SRC) $(JSONC_LIBS) $(OPENSSL_LIBS) -o $@
+
+tests/fuzz/run-fuzz-record.log: tests/fuzz/fuzz_record
+endif
