@@ -46,10 +46,20 @@ struct lay {
     size_t whylen;
 };
 
+/* Sizes are points on the page: pango's default of 96 dpi would print
+ * "13 pt" as 17. */
+static PangoLayout *layout_new(cairo_t *cr)
+{
+    PangoLayout *l = pango_cairo_create_layout(cr);
+    pango_cairo_context_set_resolution(pango_layout_get_context(l), 72.0);
+    pango_layout_context_changed(l);
+    return l;
+}
+
 static PangoLayout *mk(struct lay *L, const char *markup, double size, int flags, double width,
                        PangoAlignment align, bool justify, double indent)
 {
-    PangoLayout *l = pango_cairo_create_layout(L->cr);
+    PangoLayout *l = layout_new(L->cr);
     PangoFontDescription *fd = pango_font_description_new();
     pango_font_description_set_family(fd, FONT);
     pango_font_description_set_size(fd, (gint)(size * PANGO_SCALE));
@@ -64,7 +74,8 @@ static PangoLayout *mk(struct lay *L, const char *markup, double size, int flags
     pango_layout_set_alignment(l, align);
     pango_layout_set_justify(l, justify);
     pango_layout_set_indent(l, (int)(indent * PANGO_SCALE));
-    pango_layout_set_line_spacing(l, 1.15f);
+    if (justify || indent > 0)  /* body text: blocks of single lines keep their natural height */
+        pango_layout_set_line_spacing(l, 1.15f);
     /* The markup is ours around escaped data (render_doc.c). */
     pango_layout_set_markup(l, markup, -1);
     /* No hyphen where a word is broken: the paper shows the data as it is. */
@@ -118,6 +129,27 @@ static double put(struct lay *L, const char *markup, double size, int flags, dou
                   PangoAlignment align)
 {
     PangoLayout *l = mk(L, markup, size, flags, width, align, false, 0);
+    double h = height(l);
+    show(L, l, x, y);
+    g_object_unref(l);
+    return h;
+}
+
+/* A heading line too long for its column, wrapped into lines of even length
+ * ("ỦY BAN NHÂN DÂN / TỈNH BẮC NINH", not "… TỈNH BẮC / NINH"). */
+static double put_balanced(struct lay *L, const char *markup, double size, int flags, double x, double y, double w)
+{
+    PangoLayout *l = mk(L, markup, size, flags, w, PANGO_ALIGN_CENTER, false, 0);
+    int lines = pango_layout_get_line_count(l);
+    for (double bw = w / 2; lines > 1 && bw < w; bw += 2) {
+        pango_layout_set_width(l, (int)(bw * PANGO_SCALE));
+        if (pango_layout_get_line_count(l) <= lines) {
+            x += (w - bw) / 2;
+            break;
+        }
+    }
+    if (pango_layout_get_line_count(l) > lines)
+        pango_layout_set_width(l, (int)(w * PANGO_SCALE));
     double h = height(l);
     show(L, l, x, y);
     g_object_unref(l);
@@ -248,10 +280,10 @@ static void header(struct lay *L)
         y += put(L, d->form, 10, F_ITALIC, M_LEFT, y, TEXT_W, PANGO_ALIGN_RIGHT) + 4;
     }
     /* Left: the issuing body; right: the national heading (Phụ lục I, ô 1 and 2). */
-    double lw = MM(58), rx = M_LEFT + MM(54), rw = TEXT_W - MM(54);
+    double lw = MM(74), rx = M_LEFT + MM(73), rw = TEXT_W - MM(73);
     double ly = y, ry = y;
-    ly += put(L, d->parent, 12, 0, M_LEFT, ly, lw, PANGO_ALIGN_CENTER);
-    ly += put(L, d->body, 12, F_BOLD, M_LEFT, ly, lw, PANGO_ALIGN_CENTER) + 3;
+    ly += put_balanced(L, d->parent, 12, 0, M_LEFT, ly, lw);
+    ly += put_balanced(L, d->body, 12, F_BOLD, M_LEFT, ly, lw) + 3;
     rule(L, M_LEFT + lw / 2 - MM(12), M_LEFT + lw / 2 + MM(12), ly, 0.6);
     ry += put(L, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", 12, F_BOLD, rx, ry, rw, PANGO_ALIGN_CENTER);
     const char *motto = "Độc lập - Tự do - Hạnh phúc";
@@ -385,7 +417,7 @@ static int lay_out(struct lay *L)
 /* The font must be the one Phụ lục I means, not a fallback fontconfig found. */
 static int check_font(cairo_t *cr, char *why, size_t whylen)
 {
-    PangoLayout *l = pango_cairo_create_layout(cr);
+    PangoLayout *l = layout_new(cr);
     PangoFontDescription *fd = pango_font_description_from_string(FONT " 13");
     PangoFont *f = pango_context_load_font(pango_layout_get_context(l), fd);
     int rc = -1;
