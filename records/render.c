@@ -42,6 +42,7 @@ struct lay {
     bool dry;
     int page, pages;
     double y;
+    int max_lines;  /* header blocks cannot flow: bounded, ellipsized; 0 = none */
     char *why;
     size_t whylen;
 };
@@ -129,6 +130,10 @@ static double put(struct lay *L, const char *markup, double size, int flags, dou
                   PangoAlignment align)
 {
     PangoLayout *l = mk(L, markup, size, flags, width, align, false, 0);
+    if (L->max_lines > 0) {
+        pango_layout_set_height(l, -L->max_lines);
+        pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+    }
     double h = height(l);
     show(L, l, x, y);
     g_object_unref(l);
@@ -140,6 +145,10 @@ static double put(struct lay *L, const char *markup, double size, int flags, dou
 static double put_balanced(struct lay *L, const char *markup, double size, int flags, double x, double y, double w)
 {
     PangoLayout *l = mk(L, markup, size, flags, w, PANGO_ALIGN_CENTER, false, 0);
+    if (L->max_lines > 0) {
+        pango_layout_set_height(l, -L->max_lines);
+        pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+    }
     int lines = pango_layout_get_line_count(l);
     for (double bw = w / 2; lines > 1 && bw < w; bw += 2) {
         pango_layout_set_width(l, (int)(bw * PANGO_SCALE));
@@ -206,7 +215,7 @@ static int footer(struct lay *L)
     double w = TEXT_W - qr - MM(4), y = top + MM(2.5);
     /* Bounded: hostile ids would otherwise wrap into the page edge. */
     PangoLayout *l = mk(L, m1, 8, 0, w, PANGO_ALIGN_LEFT, false, 0);
-    pango_layout_set_height(l, -2);
+    pango_layout_set_height(l, -1);
     pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_MIDDLE);
     show(L, l, M_LEFT, y);
     y += height(l) + 2;
@@ -276,6 +285,7 @@ static void header(struct lay *L)
 {
     const struct rdoc *d = L->doc;
     double y = M_TOP;
+    L->max_lines = 3;  /* hostile names stay above the footer; the JSON holds them whole */
     if (d->form) {
         y += put(L, d->form, 10, F_ITALIC, M_LEFT, y, TEXT_W, PANGO_ALIGN_RIGHT) + 4;
     }
@@ -303,7 +313,9 @@ static void header(struct lay *L)
         hl = put(L, d->number, 13, 0, M_LEFT, y, date_x - M_LEFT - MM(3), PANGO_ALIGN_LEFT);
     }
     y += (hl > hr ? hl : hr) + 18;
+    L->max_lines = 4;
     y += put(L, d->title, 14, F_BOLD, M_LEFT, y, TEXT_W, PANGO_ALIGN_CENTER) + 10;
+    L->max_lines = 0;
     L->y = y;
 }
 
