@@ -113,3 +113,16 @@ tests_unit_test_records_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 	-DKYSO_HOLIDAYS='"$(abs_top_srcdir)/records/holidays-vn.txt"'
 tests_unit_test_records_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_records_LDADD = records/libkysorecords.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+
+# The printed record (records/render): the samples of test-vectors/records
+# and a hostile record as PDFs, their text through pdftotext, page 1 against
+# a reference picture (KYSO_REGEN_REFERENCES=1 rewrites the references).
+check_PROGRAMS += tests/records_render
+tests_records_render_SOURCES = tests/records_render.c
+tests_records_render_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tests_records_render_LDADD = records/libkysorender.la $(JSONC_LIBS)
+TESTS += tests/unit/records-render.sh
+EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp tests/unit/pngdiff.py \
+	test-vectors/records/sample-pin-reset-request.json test-vectors/records/sample-handover.json \
+	test-vectors/records/sample-pin-reset-request.png test-vectors/records/sample-handover.png
+tests/unit/records-render.log: tests/records_render

@@ -1,0 +1,555 @@
+/* The record's JSON as the blocks of the printed document (render_int.h).
+ * Strict on shape: the first missing or mistyped member is refused by name.
+ * Every string from the record is untrusted: characters that do not show
+ * (bidi overrides, zero-width, controls) are printed as "[U+XXXX]" so the
+ * paper shows what the JSON holds, then the text is markup-escaped. */
+#include <config.h>
+
+#include "records/render_int.h"
+
+#include <ctype.h>
+#include <glib.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+struct bctx {
+    struct rdoc *doc;
+    char *why;
+    size_t whylen;
+    bool failed;
+};
+
+static void fail(struct bctx *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct bctx *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;  /* the first problem is the one named */
+    b->failed = true;
+    if (b->why && b->whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->why, b->whylen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static const json_object *member(struct bctx *b, const json_object *o, const char *path, const char *key,
+                                 json_type type)
+{
+    json_object *v = NULL;
+    if (b->failed)
+        return NULL;
+    const char *dot = *path ? "." : "";
+    if (!o || !json_object_object_get_ex(o, key, &v) || (v == NULL && type != json_type_null)) {
+        fail(b, "record: missing member %s%s%s", path, dot, key);
+        return NULL;
+    }
+    if (json_object_get_type(v) != type) {
+        fail(b, "record: member %s%s%s is not a%s %s", path, dot, key,
+             type == json_type_object || type == json_type_array || type == json_type_int ? "n" : "",
+             json_type_to_name(type));
+        return NULL;
+    }
+    return v;
+}
+
+static const json_object *obj(struct bctx *b, const json_object *o, const char *path, const char *key)
+{
+    return member(b, o, path, key, json_type_object);
+}
+
+static const char *str(struct bctx *b, const json_object *o, const char *path, const char *key)
+{
+    const json_object *v = member(b, o, path, key, json_type_string);
+    if (!v)
+        return "";
+    const char *s = json_object_get_string((json_object *)v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    const char *dot = *path ? "." : "";
+    if (len > RDOC_MAX_STRING) {
+        fail(b, "record: member %s%s%s is longer than %d bytes", path, dot, key, RDOC_MAX_STRING);
+        return "";
+    }
+    if (strlen(s) != len || !g_utf8_validate(s, (gssize)len, NULL)) {
+        fail(b, "record: member %s%s%s is not valid UTF-8 text", path, dot, key);
+        return "";
+    }
+    return s;
+}
+
+static int64_t num(struct bctx *b, const json_object *o, const char *path, const char *key)
+{
+    const json_object *v = member(b, o, path, key, json_type_int);
+    return v ? json_object_get_int64(v) : 0;
+}
+
+/* Characters that would not show, or would reorder what is around them. */
+static bool hidden(gunichar c)
+{
+    if (c == '\n')
+        return false;
+    if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
+        return true;
+    return g_unichar_type(c) == G_UNICODE_FORMAT;
+}
+
+/* Untrusted text as escaped markup (g_free it). */
+static char *esc(const char *s)
+{
+    GString *out = g_string_sized_new(strlen(s) + 16);
+    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (hidden(c))
+            g_string_append_printf(out, "[U+%04X]", (unsigned)c);
+        else
+            g_string_append_unichar(out, c);
+    }
+    char *e = g_markup_escape_text(out->str, (gssize)out->len);
+    g_string_free(out, TRUE);
+    return e;
+}
+
+static void add_para(struct bctx *b, enum rpara_style style, const char *plain)
+{
+    struct rdoc *d = b->doc;
+    if (d->nparas == d->cparas) {
+        d->cparas = d->cparas ? d->cparas * 2 : 32;
+        d->paras = g_renew(struct rpara, d->paras, d->cparas);
+    }
+    d->paras[d->nparas].style = style;
+    d->paras[d->nparas].markup = esc(plain);
+    d->nparas++;
+}
+
+/* The items of one list are lines of one paragraph: the 6 pt go between
+ * paragraphs, not between the lines of a list. */
+static void item(struct bctx *b, const char *label, const char *value)
+{
+    char *t = g_strdup_printf("- %s: %s", label, value);
+    struct rdoc *d = b->doc;
+    if (d->nparas && d->paras[d->nparas - 1].style == RP_ITEM) {
+        char *e = esc(t), *prev = d->paras[d->nparas - 1].markup;
+        d->paras[d->nparas - 1].markup = g_strconcat(prev, "\n", e, NULL);
+        g_free(prev);
+        g_free(e);
+    } else {
+        add_para(b, RP_ITEM, t);
+    }
+    g_free(t);
+}
+
+static void itemf(struct bctx *b, const char *label, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void itemf(struct bctx *b, const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    item(b, label, v);
+    g_free(v);
+}
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* "YYYY-MM-DD" (and an RFC 3339 time after it) the Vietnamese way,
+ * "dd/mm/yyyy hh:mm:ss (UTC+07:00)"; anything else is printed as it is. */
+static char *fmt_time(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
+        return g_strdup(s);
+    if (n == 10)
+        return g_strdup_printf("%.2s/%.2s/%.4s", s + 8, s + 5, s);
+    if (n >= 19 && s[10] == 'T' && digits(s + 11, 2) && s[13] == ':' && digits(s + 14, 2) && s[16] == ':' &&
+        digits(s + 17, 2)) {
+        const char *z = s + 19;
+        if (*z == '.')  /* fractions of a second are not printed */
+            for (z++; isdigit((unsigned char)*z); z++)
+                ;
+        if (strcmp(z, "Z") == 0)
+            return g_strdup_printf("%.2s/%.2s/%.4s %.8s (UTC)", s + 8, s + 5, s, s + 11);
+        if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && digits(z + 1, 2) && z[3] == ':' && digits(z + 4, 2))
+            return g_strdup_printf("%.2s/%.2s/%.4s %.8s (UTC%s)", s + 8, s + 5, s, s + 11, z);
+    }
+    return g_strdup(s);
+}
+
+/* The place and date line. Nghị định 30/2020: a day below 10 and the
+ * months 1 and 2 take a leading zero ("ngày 03 tháng 02", "tháng 12"). */
+static char *dateline(const char *place, const char *time)
+{
+    if (strlen(time) >= 10 && digits(time, 4) && time[4] == '-' && digits(time + 5, 2) && time[7] == '-' &&
+        digits(time + 8, 2)) {
+        int month = (time[5] - '0') * 10 + (time[6] - '0');
+        int day = (time[8] - '0') * 10 + (time[9] - '0');
+        if (month >= 1 && month <= 12 && day >= 1 && day <= 31)
+            return g_strdup_printf("%s, ngày %02d tháng %0*d năm %.4s", place, day, month <= 2 ? 2 : 1, month, time);
+    }
+    return g_strdup_printf("%s, %s", place, time);
+}
+
+/* An ATR as its bytes ("3B FF 96 …"), so that it wraps between them;
+ * anything that is not an even count of hex digits as it is. */
+static char *atr_bytes(const char *h)
+{
+    size_t n = strlen(h);
+    bool hex = n % 2 == 0;
+    for (size_t i = 0; i < n && hex; i++)
+        hex = isxdigit((unsigned char)h[i]) != 0;
+    if (!hex)
+        return g_strdup(h);
+    GString *g = g_string_sized_new(n + n / 2);
+    for (size_t i = 0; i < n; i += 2)
+        g_string_append_printf(g, "%s%c%c", i ? " " : "", toupper((unsigned char)h[i]), toupper((unsigned char)h[i + 1]));
+    return g_string_free(g, FALSE);
+}
+
+/* 64 hex digits in groups of four, capitals; anything else as it is. */
+static char *fingerprint(const char *h)
+{
+    size_t n = strlen(h);
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)h[i]) || n != 64)
+            return g_strdup(h);
+    GString *g = g_string_sized_new(80);
+    for (size_t i = 0; i < n; i++) {
+        if (i && i % 4 == 0)
+            g_string_append_c(g, ' ');
+        g_string_append_c(g, (char)toupper((unsigned char)h[i]));
+    }
+    return g_string_free(g, FALSE);
+}
+
+static const char *role_name(const char *role)
+{
+    static const char *const map[][2] = {
+        {"hands_over", "Bên giao"},
+        {"receives", "Bên nhận"},
+        {"witness", "Người làm chứng"},
+        {"requester", "Người đề nghị"},
+        {"coordinator", "Người phối hợp thực hiện khôi phục"},
+        {"approver", "Thủ trưởng cơ quan quản lý trực tiếp"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(role, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+static void build_token(struct bctx *b, const json_object *rec)
+{
+    const json_object *t = obj(b, rec, "", "token");
+    const char *man = str(b, t, "token", "manufacturer"), *model = str(b, t, "token", "model");
+    const char *serial = str(b, t, "token", "serial"), *label = str(b, t, "token", "label");
+    const char *applet = str(b, t, "token", "applet"), *atr = str(b, t, "token", "atr");
+    json_object *usb = NULL;
+    if (!b->failed && !json_object_object_get_ex(t, "usb", &usb))
+        fail(b, "record: missing member token.usb");
+    if (usb && !json_object_is_type(usb, json_type_object))
+        fail(b, "record: member token.usb is neither an object nor null");
+    const char *vid = "", *pid = "", *userial = "";
+    if (usb) {
+        vid = str(b, usb, "token.usb", "vid");
+        pid = str(b, usb, "token.usb", "pid");
+        userial = str(b, usb, "token.usb", "serial");
+    }
+    if (b->failed)
+        return;
+    add_para(b, RP_SECTION, "1. Thiết bị lưu khóa bí mật (USB token)");
+    item(b, "Nhà sản xuất", man);
+    item(b, "Kiểu thiết bị", model);
+    item(b, "Số hiệu thẻ (serial)", serial);
+    item(b, "Nhãn thiết bị", label);
+    item(b, "Ứng dụng trên thẻ", applet);
+    char *a = atr_bytes(atr);
+    item(b, "ATR", a);
+    g_free(a);
+    if (usb)
+        itemf(b, "Định danh USB", "VID:PID %s:%s, số hiệu USB %s", vid, pid, userial);
+}
+
+static void build_certs(struct bctx *b, const json_object *rec)
+{
+    const json_object *a = member(b, rec, "", "certificates", json_type_array);
+    if (!a)
+        return;
+    size_t n = json_object_array_length(a);
+    if (!b->failed)
+        add_para(b, RP_SECTION, n ? "2. Chứng thư số trên thiết bị" : "2. Chứng thư số trên thiết bị: không có");
+    for (size_t i = 0; i < n && !b->failed; i++) {
+        char path[48], spath[64], kpath[64];
+        snprintf(path, sizeof path, "certificates[%zu]", i);
+        snprintf(spath, sizeof spath, "%s.subject", path);
+        snprintf(kpath, sizeof kpath, "%s.key", path);
+        const json_object *c = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(c, json_type_object)) {
+            fail(b, "record: member %s is not an object", path);
+            return;
+        }
+        const json_object *s = obj(b, c, path, "subject");
+        const char *cn = str(b, s, spath, "cn"), *title = str(b, s, spath, "title"), *o = str(b, s, spath, "o");
+        const char *ou = str(b, s, spath, "ou"), *l = str(b, s, spath, "l"), *cc = str(b, s, spath, "c");
+        const char *email = str(b, s, spath, "email");
+        const char *serial = str(b, c, path, "serial"), *issuer = str(b, c, path, "issuer");
+        const char *nb = str(b, c, path, "not_before"), *na = str(b, c, path, "not_after");
+        const char *sha = str(b, c, path, "sha256");
+        const json_object *k = obj(b, c, path, "key");
+        const char *ktype = str(b, k, kpath, "type");
+        int64_t bits = num(b, k, kpath, "bits");
+        if (b->failed)
+            return;
+        char *sub = g_strdup_printf("2.%zu. Chứng thư số thứ %zu", i + 1, i + 1);
+        add_para(b, RP_SUB, sub);
+        g_free(sub);
+        item(b, "Chủ thể", cn);
+        if (*title)
+            item(b, "Chức danh", title);
+        if (*o || *ou)
+            itemf(b, "Cơ quan, tổ chức", "%s%s%s", o, *o && *ou ? ", " : "", ou);
+        if (*l || *cc)
+            itemf(b, "Địa danh", "%s%s%s", l, *l && *cc ? ", " : "", cc);
+        if (*email)
+            item(b, "Thư điện tử", email);
+        item(b, "Số hiệu chứng thư", serial);
+        item(b, "Tổ chức cấp", issuer);
+        char *f = fmt_time(nb), *t = fmt_time(na);
+        itemf(b, "Thời hạn hiệu lực", "từ %s đến %s", f, t);
+        g_free(f);
+        g_free(t);
+        char *fp = fingerprint(sha);
+        item(b, "Dấu vân tay SHA-256", fp);
+        g_free(fp);
+        itemf(b, "Khóa", "%s %" G_GINT64_FORMAT " bit", ktype, bits);
+    }
+}
+
+static void add_sig(struct bctx *b, const char *role, const char *name)
+{
+    struct rdoc *d = b->doc;
+    if (d->nsigs == d->csigs) {
+        d->csigs = d->csigs ? d->csigs * 2 : 8;
+        d->sigs = g_renew(struct rsig, d->sigs, d->csigs);
+    }
+    char *up = g_utf8_strup(role, -1);
+    d->sigs[d->nsigs].caption = esc(up);
+    d->sigs[d->nsigs].name = esc(name);
+    g_free(up);
+    d->nsigs++;
+}
+
+static void build_parties(struct bctx *b, const json_object *rec)
+{
+    const json_object *a = member(b, rec, "", "parties", json_type_array);
+    if (!a)
+        return;
+    size_t n = json_object_array_length(a);
+    if (n == 0) {
+        fail(b, "record: member parties is empty");
+        return;
+    }
+    add_para(b, RP_SECTION, "3. Thành phần");
+    for (size_t i = 0; i < n && !b->failed; i++) {
+        char path[48], ipath[64];
+        snprintf(path, sizeof path, "parties[%zu]", i);
+        snprintf(ipath, sizeof ipath, "%s.id_issued", path);
+        const json_object *p = json_object_array_get_idx(a, i);
+        if (!json_object_is_type(p, json_type_object)) {
+            fail(b, "record: member %s is not an object", path);
+            return;
+        }
+        const char *role = str(b, p, path, "role"), *name = str(b, p, path, "name");
+        const char *idn = str(b, p, path, "id_number");
+        const json_object *iss = obj(b, p, path, "id_issued");
+        const char *idate = str(b, iss, ipath, "date"), *iplace = str(b, iss, ipath, "place");
+        const char *pos = str(b, p, path, "position"), *unit = str(b, p, path, "unit");
+        const char *phone = str(b, p, path, "phone"), *email = str(b, p, path, "email");
+        const char *rn = b->failed ? "" : role_name(role);
+        if (!rn)
+            fail(b, "record: member %s.role is not a known role", path);
+        if (b->failed)
+            return;
+        char *sub = g_strdup_printf("3.%zu. %s", i + 1, rn);
+        add_para(b, RP_SUB, sub);
+        g_free(sub);
+        item(b, "Họ và tên", name);
+        char *d = fmt_time(idate);
+        itemf(b, "Số định danh cá nhân", "%s, cấp ngày %s tại %s", idn, d, iplace);
+        g_free(d);
+        item(b, "Chức vụ", pos);
+        item(b, "Đơn vị", unit);
+        item(b, "Điện thoại", phone);
+        item(b, "Thư điện tử", email);
+        add_sig(b, rn, name);
+    }
+}
+
+static void tries(struct bctx *b, const char *label, int64_t n)
+{
+    if (n < 0)
+        item(b, label, "không xác định");
+    else
+        itemf(b, label, "%" G_GINT64_FORMAT, n);
+}
+
+static void build_details(struct bctx *b, const json_object *rec, const char *kind)
+{
+    const json_object *d = obj(b, rec, "", "details");
+    if (strcmp(kind, "pin-reset-request") == 0) {
+        const char *reason = str(b, d, "details", "reason");
+        int64_t pin = num(b, d, "details", "pin_tries_left"), puk = num(b, d, "details", "puk_tries_left");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung đề nghị khôi phục");
+        item(b, "Lý do", reason);
+        tries(b, "Số lần nhập PIN còn lại (đọc từ thiết bị)", pin);
+        tries(b, "Số lần nhập PUK còn lại (đọc từ thiết bị)", puk);
+        add_para(b, RP_TEXT, "Đề nghị cơ quan có thẩm quyền khôi phục thiết bị lưu khóa bí mật nêu trên. "
+                             "Người đề nghị cam đoan các thông tin trên là đúng sự thật.");
+    } else if (strcmp(kind, "handover") == 0) {
+        static const char *const kinds[][2] = {
+            {"issue", "Giao thiết bị lần đầu"},
+            {"custodian_change", "Thay đổi người quản lý, sử dụng thiết bị"},
+            {"return", "Trả lại thiết bị (chứng thư số hết hạn hoặc bị thu hồi)"},
+            {"repair", "Giao sửa chữa, bảo hành"},
+            {"other", "Khác"},
+        };
+        const char *hk = str(b, d, "details", "handover_kind"), *reason = str(b, d, "details", "reason");
+        const char *cond = str(b, d, "details", "condition"), *perm = str(b, d, "details", "permission_ref");
+        const char *hkn = NULL;
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+            if (strcmp(hk, kinds[i][0]) == 0)
+                hkn = kinds[i][1];
+        if (!b->failed && !hkn)
+            fail(b, "record: member details.handover_kind is not a known kind");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung bàn giao");
+        item(b, "Hình thức", hkn);
+        item(b, "Lý do", reason);
+        item(b, "Tình trạng thiết bị khi giao", cond);
+        item(b, "Văn bản cho phép", *perm ? perm : "không có");
+        add_para(b, RP_TEXT, "Các bên đã kiểm tra thiết bị và các chứng thư số nêu trên, thống nhất nội dung "
+                             "biên bản và cùng ký dưới đây.");
+    } else {
+        const char *req = str(b, d, "details", "request_id"), *at = str(b, d, "details", "done_at");
+        int64_t took = num(b, d, "details", "working_days_taken");
+        int64_t dl = num(b, d, "details", "deadline_working_days");
+        const char *out = str(b, d, "details", "outcome");
+        const char *outn = strcmp(out, "unblocked") == 0     ? "Đã khôi phục (mở khóa) thiết bị"
+                           : strcmp(out, "puk_blocked") == 0 ? "Không khôi phục được: mã PUK đã bị khóa"
+                                                             : NULL;
+        if (!b->failed && !outn)
+            fail(b, "record: member details.outcome is not a known outcome");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Kết quả khôi phục");
+        item(b, "Theo đề nghị số", req);
+        char *t = fmt_time(at);
+        item(b, "Thời điểm hoàn thành", t);
+        g_free(t);
+        itemf(b, "Thời gian thực hiện", "%" G_GINT64_FORMAT " ngày làm việc (thời hạn %" G_GINT64_FORMAT
+              " ngày làm việc: %s)", took, dl, took <= dl ? "đúng hạn" : "quá hạn");
+        item(b, "Kết quả", outn);
+    }
+}
+
+int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whylen)
+{
+    struct bctx b = {.doc = doc, .why = why, .whylen = whylen};
+    memset(doc, 0, sizeof *doc);
+    if (!rec || !json_object_is_type(rec, json_type_object)) {
+        fail(&b, "record: not a JSON object");
+        return -1;
+    }
+    const char *schema = str(&b, rec, "", "schema");
+    if (!b.failed && strcmp(schema, "kyso-record/1") != 0)
+        fail(&b, "record: member schema is not kyso-record/1");
+    const char *kind = str(&b, rec, "", "kind");
+    if (!b.failed && strcmp(kind, "pin-reset-request") && strcmp(kind, "pin-reset-done") && strcmp(kind, "handover"))
+        fail(&b, "record: member kind is not a known kind");
+    const char *id = str(&b, rec, "", "id");
+    (void)str(&b, rec, "", "profile");
+    const json_object *form = obj(&b, rec, "", "form");
+    const char *fnum = str(&b, form, "form", "number"), *flaw = str(&b, form, "form", "law");
+    const char *title = str(&b, rec, "", "title");
+    const json_object *cr = obj(&b, rec, "", "created");
+    const char *ctime = str(&b, cr, "created", "time"), *cplace = str(&b, cr, "created", "place");
+    const json_object *ag = obj(&b, rec, "", "agency");
+    const char *aname = str(&b, ag, "agency", "name"), *aparent = str(&b, ag, "agency", "parent");
+    if (b.failed)
+        return -1;
+
+    if (*fnum) {
+        char *f = *flaw ? g_strdup_printf("%s — %s", fnum, flaw) : g_strdup(fnum);
+        doc->form = esc(f);
+        g_free(f);
+    }
+    char *up = g_utf8_strup(aparent, -1);
+    doc->parent = esc(up);
+    g_free(up);
+    up = g_utf8_strup(aname, -1);
+    doc->body = esc(up);
+    g_free(up);
+    char *t = g_strdup_printf("Số: %s", id);
+    doc->number = esc(t);
+    g_free(t);
+    t = dateline(cplace, ctime);
+    doc->dateline = esc(t);
+    g_free(t);
+    doc->title = esc(title);
+    doc->plain_title = g_strdup(title);
+
+    build_token(&b, rec);
+    build_certs(&b, rec);
+    build_parties(&b, rec);
+    if (!b.failed)
+        build_details(&b, rec, kind);
+    const json_object *integ = obj(&b, rec, "", "integrity");
+    const char *sha = str(&b, integ, "integrity", "sha256");
+    if (b.failed) {
+        rdoc_free(doc);
+        return -1;
+    }
+    doc->id = g_strdup(id);
+    doc->sha256 = g_strdup(sha);
+    static const char *const rec_request[] = {"- Người đề nghị;", "- Cơ quan thực hiện khôi phục;",
+                                              "- Lưu: VT, hồ sơ thiết bị."};
+    static const char *const rec_other[] = {"- Các bên có tên tại mục 3;", "- Lưu: VT, hồ sơ thiết bị."};
+    const char *const *r = strcmp(kind, "pin-reset-request") == 0 ? rec_request : rec_other;
+    size_t nr = strcmp(kind, "pin-reset-request") == 0 ? 3 : 2;
+    for (size_t i = 0; i < nr; i++)
+        doc->recipients[doc->nrecipients++] = esc(r[i]);
+    return 0;
+}
+
+void rdoc_free(struct rdoc *doc)
+{
+    g_free(doc->form);
+    g_free(doc->parent);
+    g_free(doc->body);
+    g_free(doc->number);
+    g_free(doc->dateline);
+    g_free(doc->title);
+    g_free(doc->plain_title);
+    g_free(doc->id);
+    g_free(doc->sha256);
+    for (size_t i = 0; i < doc->nparas; i++)
+        g_free(doc->paras[i].markup);
+    g_free(doc->paras);
+    for (size_t i = 0; i < doc->nsigs; i++) {
+        g_free(doc->sigs[i].caption);
+        g_free(doc->sigs[i].name);
+    }
+    g_free(doc->sigs);
+    for (size_t i = 0; i < doc->nrecipients; i++)
+        g_free(doc->recipients[i]);
+    memset(doc, 0, sizeof *doc);
+}
