@@ -126,3 +126,7 @@ EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp t
 	test-vectors/records/sample-pin-reset-request.json test-vectors/records/sample-handover.json \
 	test-vectors/records/sample-pin-reset-request.png test-vectors/records/sample-handover.png
 tests/unit/records-render.log: tests/records_render
+# kyso record: check, register, list, show, render (no token).
+TESTS += tests/unit/records-cli.sh
+EXTRA_DIST += tests/unit/records-cli.sh
+tests/unit/records-cli.log: tools/kyso

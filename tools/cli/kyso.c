@@ -4,6 +4,7 @@
  *   kyso cert import FILE [--system]
  *   kyso cert list [--system]
  *   kyso policy show | check     the rules in force, and whether root's configuration is sound
+ *   kyso record …                the legal records: check, render, register, list, show
  *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
  * One clear line per error on stderr, exit status non-zero. */
@@ -25,6 +26,7 @@
 #include "policy/config.h"
 #include "tools/cli/audit_cmds.h"
 #include "tools/cli/policy_cmds.h"
+#include "tools/cli/record_cmds.h"
 #include "tools/cli/crl_cmds.h"
 
 static void usage(FILE *f)
@@ -34,6 +36,7 @@ static void usage(FILE *f)
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
           "  kyso policy show | check\n"
+          "  kyso record check FILE | render FILE -o OUT.pdf | register FILE | list | show ID [--dir DIR]\n"
           "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
           "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
@@ -401,6 +404,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "policy") == 0)
         return policy_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "record") == 0)
+        return record_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "update") == 0)
         return crl_cmd_update(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "status") == 0)
