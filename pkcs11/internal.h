@@ -321,6 +321,9 @@ bool p11_key_pin_always(const struct token_key *k);
 CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key);
 /* M13 idle_logout, at the start of every call on a slot (its lock held). */
 void p11_rules_idle_check(struct p11_slot *slot);
+/* rules.c: around fork, the custodian cache's lock. */
+void p11_custodian_fork_prepare(void);
+void p11_custodian_fork_done(void);
 /* [pinentry] protected_path: C_Login without a PIN asks through pinentry. */
 bool p11_rules_protected_path(void);
 /* prompt.c: C_Login(CKU_USER or CKU_CONTEXT_SPECIFIC) with no PIN on a

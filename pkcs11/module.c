@@ -53,6 +53,7 @@ static void before_fork(void)
         p11_mutex_lock(p11.slots[i].lock);
     audit_sink_fork_prepare(); /* a slot's thread takes it while holding its slot */
     p11_records_fork_prepare();
+    p11_custodian_fork_prepare();
     policy_config_fork_prepare();
     policy_cert_fork_prepare();
     policy_crl_fork_prepare();
@@ -73,6 +74,7 @@ static void after_fork_in(bool child)
             p11_records_fork_parent();
         }
         audit_sink_fork_done();
+        p11_custodian_fork_done();
         for (size_t i = p11.nslots; i-- > 0;)
             p11_mutex_unlock(p11.slots[i].lock);
         p11_mutex_unlock(p11.lock);

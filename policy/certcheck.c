@@ -392,6 +392,40 @@ void policy_cert_check(const struct policy_config *c, const uint8_t *der, size_t
     X509_free(x);
 }
 
+/* ----------------------------------------------------------------- M4 */
+
+static bool name_entry(X509_NAME *name, int nid, char *out, size_t len)
+{
+    int i = X509_NAME_get_index_by_NID(name, nid, -1);
+    if (i < 0)
+        return false;
+    ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char *utf8 = NULL;
+    int n = s ? ASN1_STRING_to_UTF8(&utf8, s) : -1;
+    bool ok = n >= 0 && (size_t)n < len;
+    if (ok) {
+        memcpy(out, utf8, (size_t)n);
+        out[n] = '\0';
+    }
+    OPENSSL_free(utf8);
+    return ok;
+}
+
+bool policy_cert_is_organisation(const uint8_t *der, size_t len)
+{
+    uint8_t sha[32];
+    X509 *x = der && len ? parse_cached(der, len, sha) : NULL;
+    if (!x)
+        return false;
+    X509_NAME *subject = X509_get_subject_name(x);
+    char cn[256], o[256], uid[256];
+    bool org = !name_entry(subject, NID_userId, uid, sizeof(uid)) && name_entry(subject, NID_commonName, cn, sizeof(cn)) &&
+               name_entry(subject, NID_organizationName, o, sizeof(o)) && strcmp(cn, o) == 0;
+    X509_free(x);
+    ERR_clear_error();
+    return org;
+}
+
 /* ---------------------------------------------------------------- M12 */
 
 /* Extended key usages under which a signature on a document or in a TLS

@@ -44,6 +44,11 @@ enum policy_usage { POLICY_USE_SIGN, POLICY_USE_DECRYPT, POLICY_USE_DERIVE };
  * false, why says what is missing. */
 bool policy_cert_allows(const uint8_t *der, size_t len, enum policy_usage use, char *why, size_t whylen);
 
+/* Whether der is an organisation's certificate (rule M4): its subject
+ * names no person (no userId, which carries a person's CCCD/CMND number)
+ * and its common name is its organisation's name. */
+bool policy_cert_is_organisation(const uint8_t *der, size_t len);
+
 /* Forgets the anchors and verdicts kept in memory. */
 void policy_cert_reset(void);
 /* Around fork(): the child starts with the lock free. */

@@ -113,6 +113,26 @@ void policy_decide(const struct policy_config *c, const struct policy_request *r
         refused(d, POLICY_REFUSE_KEY, "M12", "%s", why);
         return;
     }
+    if (rq->cert_der && policy_value(c, POLICY_M13_CUSTODIAN) &&
+        policy_cert_is_organisation(rq->cert_der, rq->cert_len)) {
+        const char *user = rq->os_user ? rq->os_user : "?";
+        if (rq->custodian_known < 0) {
+            refused(d, POLICY_REFUSE_KEY, "M4", "the registry of records cannot be trusted: %.120s",
+                    rq->custodian_record ? rq->custodian_record : "?");
+            return;
+        }
+        if (rq->custodian_known == 0) {
+            refused(d, POLICY_REFUSE_KEY, "M4",
+                    "an organisation's token with no registered custodian (no handover record names one)");
+            return;
+        }
+        if (!rq->custodian_user || strcmp(rq->custodian_user, user) != 0) {
+            refused(d, POLICY_REFUSE_KEY, "M4", "the custodian of this organisation's token is %.40s (record %.30s), not %.40s",
+                    rq->custodian_user ? rq->custodian_user : "?", rq->custodian_record ? rq->custodian_record : "?",
+                    user);
+            return;
+        }
+    }
     snprintf(d->warning, sizeof(d->warning), "%s", v.warning);
     d->allowed = true;
 }

@@ -34,6 +34,14 @@ struct policy_request {
     const char *mechanism;         /* "CKM_SHA256_RSA_PKCS" */
     uid_t uid;                     /* the calling user */
     time_t now;                    /* when (0: the current time) */
+    /* M4, for an organisation's certificate: the calling user's name and
+     * what the registry says of the token's custodian (1 registered, 0
+     * none, -1 the registry cannot be trusted, with custodian_record the
+     * reason). */
+    const char *os_user;
+    int custodian_known;
+    const char *custodian_user;    /* the OS account the latest handover names */
+    const char *custodian_record;  /* that record's id */
     const struct policy_environment *env;
 };
 

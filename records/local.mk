@@ -8,7 +8,8 @@ records_libkysorecords_la_SOURCES = \
 	records/registry.c records/registry.h \
 	records/calendar.c records/calendar.h
 records_libkysorecords_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
-records_libkysorecords_la_LIBADD = policy/libkysopolicy.la $(JSONC_LIBS) $(OPENSSL_LIBS)
+# (policy/libkysopolicy.la is linked by whoever links this: the module does both)
+records_libkysorecords_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS)
 # The public holidays, read by path for now (installed under
 # $(datadir)/kyso/ later).
 EXTRA_DIST += records/README.md records/holidays-vn.txt

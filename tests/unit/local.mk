@@ -112,7 +112,7 @@ tests_unit_test_records_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 	-DKYSO_TEST_VECTORS='"$(abs_top_srcdir)/test-vectors"' \
 	-DKYSO_HOLIDAYS='"$(abs_top_srcdir)/records/holidays-vn.txt"'
 tests_unit_test_records_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_records_LDADD = records/libkysorecords.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+tests_unit_test_records_LDADD = records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 
 # The printed record (records/render): the samples of test-vectors/records
 # and a hostile record as PDFs, their text through pdftotext, page 1 against

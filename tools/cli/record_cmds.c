@@ -3,6 +3,7 @@
  * work; this file reads arguments and prints.
  *
  *   kyso record check FILE                 schema and integrity, one line per problem
+ *   kyso record seal FILE -o OUT           sets the integrity hash (a record made elsewhere)
  *   kyso record render FILE -o OUT.pdf     the printable A4 record
  *   kyso record register FILE [--dir DIR]  into the registry (root's)
  *   kyso record list [--dir DIR]
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records/canon.h"
 #include "records/record.h"
 #include "records/registry.h"
 #include "records/render.h"
@@ -28,6 +30,7 @@
 static int usage(void)
 {
     fputs("usage: kyso record check FILE\n"
+          "       kyso record seal FILE -o OUT\n"
           "       kyso record render FILE -o OUT.pdf\n"
           "       kyso record register FILE [--dir DIR]\n"
           "       kyso record list [--dir DIR]\n"
@@ -96,6 +99,36 @@ static int cmd_check(const char *path)
         printf("%s: %s %s: schema and integrity OK\n", path, member(o, "kind"), member(o, "id"));
     json_object_put(o);
     return n ? 1 : 0;
+}
+
+static int cmd_seal(const char *path, const char *out)
+{
+    json_object *o = read_record(path);
+    if (!o)
+        return 1;
+    int rc = 1;
+    char *text = NULL, why[256] = "";
+    size_t len = 0;
+    FILE *f = NULL;
+    if (records_seal(o) != 0)
+        fprintf(stderr, "kyso: %s: cannot be sealed\n", path);
+    else if (report_problems(path, o) == 0 && records_canonical(o, &text, &len, why, sizeof(why)) != 0)
+        fprintf(stderr, "kyso: %s: %s\n", path, why);
+    else if (text && !(f = fopen(out, "wxe")))
+        fprintf(stderr, "kyso: %s: cannot be created (it must not exist)\n", out);
+    else if (f) {
+        bool bad = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF;
+        if (fclose(f) != 0 || bad) {
+            fprintf(stderr, "kyso: %s: write error\n", out);
+            remove(out);
+        } else {
+            printf("%s: %s\n", out, member(o, "id"));
+            rc = 0;
+        }
+    }
+    free(text);
+    json_object_put(o);
+    return rc;
 }
 
 static int cmd_render(const char *path, const char *out)
@@ -195,6 +228,8 @@ int record_cmd(int argc, char **argv)
     }
     if (strcmp(sub, "check") == 0 && arg && !out)
         return cmd_check(arg);
+    if (strcmp(sub, "seal") == 0 && arg && out)
+        return cmd_seal(arg, out);
     if (strcmp(sub, "render") == 0 && arg && out)
         return cmd_render(arg, out);
     if (strcmp(sub, "register") == 0 && arg && !out)
