@@ -43,8 +43,16 @@ int records_new_id_at(char out[24], int64_t when)
         out[0] = '\0';
         return -1;
     }
-    snprintf(out, 24, "KR-%04d%02d%02d-%02x%02x%02x%02x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             r[0], r[1], r[2], r[3]);
+    /* (formatted at full width first: the compiler cannot see that the
+     * date's fields are in range) */
+    char id[64];
+    int n = snprintf(id, sizeof(id), "KR-%04d%02d%02d-%02x%02x%02x%02x", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, r[0], r[1], r[2], r[3]);
+    if (n != 20) {
+        out[0] = '\0';
+        return -1;
+    }
+    memcpy(out, id, (size_t)n + 1);
     return 0;
 }
 
