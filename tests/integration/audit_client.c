@@ -298,8 +298,31 @@ static int cmd_hold_many(const char *path, int n, int seconds)
         return 2;
     for (int i = 0; i < n; i++)
         fds[i] = connect_to(path);
-    /* A connection refused for want of room is answered at once. */
-    usleep(300 * 1000);
+    /* A connection refused for want of room is answered at once: waited
+     * for up to 2 s (a loaded machine under valgrind), then 200 ms more for
+     * any other answer. */
+    long long deadline = now_ms() + 2000;
+    bool answered = false;
+    for (;;) {
+        struct pollfd pfd[64];
+        int m = 0;
+        for (int i = 0; i < n && m < 64; i++)
+            if (fds[i] >= 0)
+                pfd[m++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+        long long left = deadline - now_ms();
+        if (m == 0 || left <= 0)
+            break;
+        int r = poll(pfd, (nfds_t)m, (int)left);
+        if (r > 0 && !answered) {
+            answered = true;
+            deadline = now_ms() + 200;
+        } else if (r <= 0)
+            break;
+        else {
+            struct timespec ts = { 0, 20 * 1000000L }; /* (poll returns at once while one is readable) */
+            nanosleep(&ts, NULL);
+        }
+    }
     for (int i = 0; i < n; i++) {
         if (fds[i] < 0)
             continue;
