@@ -116,7 +116,8 @@ start_daemon fair "$log" "$sock" --max-clients 4 --max-per-user 2
 vg=("${vg_saved[@]}")
 fair_pid=$dpid
 "$client" hold-many "$sock" 3 3 >"$T/many"
-check "a user gets --max-per-user connections, the next is answered busy at once" grep -q "held 2 busy 1" "$T/many"
+check "a user gets --max-per-user connections, the next is answered busy at once" \
+    sh -c 'cat "$1" && grep -q "held 2 busy 1" "$1"' _ "$T/many"
 "$client" hold-many "$sock" 2 10 >"$T/many2" &
 hp=$!
 helper_pids+=("$hp")

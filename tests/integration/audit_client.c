@@ -177,6 +177,11 @@ static int cmd_wait(const char *path, int seconds)
     while (now_ms() < deadline) {
         int fd = connect_to(path);
         if (fd >= 0) {
+            /* Gone only once the daemon has let it go (it answers an empty
+             * request by closing), so that the probe never counts against
+             * this user's connections in the check that follows. */
+            shutdown(fd, SHUT_WR);
+            wait_hangup(fd, deadline);
             close(fd);
             return 0;
         }

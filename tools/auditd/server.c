@@ -417,12 +417,15 @@ static int run(struct server *s)
             }
             continue;
         }
+        /* Newcomers last: a connection that hung up in the same wait no
+         * longer counts against its user's --max-per-user. */
+        bool newcomers = false;
         for (size_t k = 0; k < n && r > 0; k++) {
             if (!s->pfds[k].revents)
                 continue;
             r--;
             if (s->pfd_slot[k] == SIZE_MAX) {
-                accept_all(s);
+                newcomers = true;
                 continue;
             }
             struct conn *c = &s->conns[s->pfd_slot[k]];
@@ -431,6 +434,8 @@ static int run(struct server *s)
             else if (c->state == C_ANSWERING)
                 send_some(s, c);
         }
+        if (newcomers)
+            accept_all(s);
     }
 }
 
