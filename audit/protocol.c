@@ -165,7 +165,7 @@ int audit_request_decode(const char *text, size_t len, struct audit_request *req
     static const char *const events[] = { "sign",       "decrypt",    "derive",     "refusal",
                                           "pin_failure", "pin_locked", "pin_change", "pin_unblock",
                                           "keygen",     "object_create", "object_destroy", "withheld",
-                                          "logout" };
+                                          "logout", "record" };
     memset(req, 0, sizeof(*req));
     *why = "invalid request";
     json_tokener *tok = json_tokener_new();

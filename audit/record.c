@@ -171,7 +171,9 @@ void audit_now(char out[48])
 
 bool audit_event_releases(const char *event)
 {
-    return event && (strcmp(event, "sign") == 0 || strcmp(event, "decrypt") == 0 || strcmp(event, "derive") == 0);
+    /* ("record": a legal record registered, which the module then trusts) */
+    return event && (strcmp(event, "sign") == 0 || strcmp(event, "decrypt") == 0 || strcmp(event, "derive") == 0 ||
+                     strcmp(event, "record") == 0);
 }
 
 /* What a "withheld" record repeats of the record it takes back, so that a

@@ -912,7 +912,7 @@ out:
 static const char *const known_events[] = { "log_start", "log_continue", "sign", "decrypt", "derive",
                                             "refusal", "pin_failure", "pin_locked", "pin_change", "pin_unblock",
                                             "keygen", "object_create", "object_destroy", "withheld",
-                                            "logout" };
+                                            "logout", "record" };
 
 bool audit_event_known(const char *event)
 {

@@ -161,6 +161,7 @@ static int piv_identify(struct token *t, struct token_info *info, uint8_t identi
     memset(info, 0, sizeof(*info));
     snprintf(info->manufacturer, sizeof(info->manufacturer), "PIV");
     snprintf(info->model, sizeof(info->model), "PIV");
+    snprintf(info->applet, sizeof(info->applet), "piv");
     /* Version and serial are YubiKey extensions: other PIV cards refuse them. */
     rc = send_apdu(t, INS_GET_VERSION, 0, 0, NULL, 0, 256, resp, sizeof(resp), &n, &sw);
     if (rc != PCSC_OK)

@@ -3,6 +3,8 @@
 
 #include "pcsc/reader.h"
 
+#include <reader.h>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +234,29 @@ int pcsc_end_transaction(struct pcsc_card *card)
     if (!card || !card->connected)
         return PCSC_E_INVALID_ARG;
     return pcsc_status_from_scard(SCardEndTransaction(card->handle, SCARD_LEAVE_CARD));
+}
+
+int pcsc_reader_channel(const struct pcsc_card *card, bool *usb, unsigned *bus, unsigned *address)
+{
+    *usb = false;
+    *bus = *address = 0;
+    if (!card->connected)
+        return PCSC_E_NO_CARD;
+    uint8_t buf[8];
+    DWORD len = sizeof(buf);
+    LONG rv = SCardGetAttrib(card->handle, SCARD_ATTR_CHANNEL_ID, buf, &len);
+    if (rv != SCARD_S_SUCCESS || len != 4)
+        return PCSC_OK; /* the driver does not tell */
+    /* A DWORD, host order: 0xDDDDCCCC, DDDD the channel type (0x0020 is
+     * USB), CCCC the bus number and the device address for USB. */
+    uint32_t id;
+    memcpy(&id, buf, sizeof(id));
+    if ((id >> 16) == 0x0020) {
+        *usb = true;
+        *bus = (id >> 8) & 0xff;
+        *address = id & 0xff;
+    }
+    return PCSC_OK;
 }
 
 int pcsc_card_status(const struct pcsc_card *card, struct pcsc_card_status *st)

@@ -95,6 +95,12 @@ struct pcsc_card_status {
  * pcsc_reconnect). */
 int pcsc_card_status(const struct pcsc_card *card, struct pcsc_card_status *st);
 
+/* Where the reader is attached (SCARD_ATTR_CHANNEL_ID): for a USB reader
+ * *usb is true and bus and address name the device (so that its USB
+ * identity can be read). PCSC_OK with *usb false for another channel or a
+ * driver that does not tell (a virtual reader). */
+int pcsc_reader_channel(const struct pcsc_card *card, bool *usb, unsigned *bus, unsigned *address);
+
 /* One reader watched by pcsc_wait_change. Set reader (a name from the
  * list, or PCSC_PNP_NOTIFICATION) and state = 0 at first; then call
  * pcsc_wait_change again with the same array to wait for the next change:

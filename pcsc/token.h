@@ -95,6 +95,7 @@ struct token_info {
     char serial[17];
     char manufacturer[33];
     char model[17];
+    char applet[16];               /* "piv", "vgca-chipdoc", "vgca-jcop" (as records name it) */
     uint8_t hw_major, hw_minor, fw_major, fw_minor;
 };
 

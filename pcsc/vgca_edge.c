@@ -247,6 +247,7 @@ static int vgca_identify(struct token *t, struct token_info *info, uint8_t ident
     token_copy_text(info->label, sizeof(info->label), ti.label[0] ? ti.label : "VGCA Token");
     token_copy_text(info->manufacturer, sizeof(info->manufacturer), ti.manufacturer[0] ? ti.manufacturer : "bit4id");
     snprintf(info->model, sizeof(info->model), "%s", s->variant == VARIANT_A ? "TokenME JCOP4" : "TokenME ChipDoc");
+    snprintf(info->applet, sizeof(info->applet), "%s", s->variant == VARIANT_A ? "vgca-jcop" : "vgca-chipdoc");
     /* The serial as the card stores it (ASCII digits), else in hex. */
     bool printable = ti.has_serial && ti.serial_len > 0;
     for (size_t i = 0; i < ti.serial_len && printable; i++)

@@ -422,7 +422,11 @@ static void build_details(struct bctx *b, const json_object *rec, const char *ki
             {"other", "Khác"},
         };
         const char *hk = str(b, d, "details", "handover_kind"), *reason = str(b, d, "details", "reason");
-        const char *cond = str(b, d, "details", "condition"), *perm = str(b, d, "details", "permission_ref");
+        /* (the written permission is optional but for a custodian change) */
+        json_object *pv = NULL;
+        bool has_perm = json_object_object_get_ex(d, "details", &pv) && json_object_object_get_ex(pv, "permission_ref", NULL);
+        const char *cond = str(b, d, "details", "condition");
+        const char *perm = has_perm ? str(b, d, "details", "permission_ref") : "";
         const char *hkn = NULL;
         for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
             if (strcmp(hk, kinds[i][0]) == 0)

@@ -21,7 +21,8 @@ INTEGRATION_TESTS = \
 	tests/integration/policy-rules.sh \
 	tests/integration/policy-m1.sh \
 	tests/integration/policy-m1-crl.sh \
-	tests/integration/policy-m4.sh
+	tests/integration/policy-m4.sh \
+	tests/integration/record-handover.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
 

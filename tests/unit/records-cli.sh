@@ -1,9 +1,8 @@
 #!/bin/bash
 # kyso record: the two sealed records of test-vectors/records checked,
-# registered (in a registry of the test's own), listed, shown, printed; a
-# second registration of the same id refused; a record changed by one word
-# refused at check and at registration; a registered file changed on disk
-# reported DAMAGED and not shown.
+# listed and shown from a registry of the test's own, printed; a record
+# changed by one word refused at check and at registration; a registered
+# file changed on disk reported DAMAGED and not shown.
 set -uo pipefail
 SRC=${KYSO_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${KYSO_BUILDDIR:-$SRC}
@@ -28,10 +27,12 @@ sed 's/Phạm Thị Hoa/Phạm Thị Hoà/' "$ho" >"$TMP/changed.json"
 check_fails "check: one changed name is refused" "$kyso" record check "$TMP/changed.json"
 check "  as tampered" has "tampered: hash mismatch"
 check_fails "register: refused too" "$kyso" record register "$TMP/changed.json" --dir "$reg"
-check "register the PIN-reset request" "$kyso" record register "$pr" --dir "$reg"
-check "register the handover" "$kyso" record register "$ho" --dir "$reg"
-check_fails "the same id again: refused" "$kyso" record register "$pr" --dir "$reg"
-check "  as already registered" has "already registered"
+check "  before anything else" has "tampered: hash mismatch"
+# (registering needs the record's token inserted: tests/integration/
+# record-handover.sh; here the registry is laid out by hand, as
+# records/README.md describes it)
+mkdir -p "$reg"
+for f in "$pr" "$ho"; do cp "$f" "$reg/$(sed -n 's/.*"id":"\(KR-[0-9a-f-]*\)".*/\1/p' "$f" | head -n1).json"; done
 check "list: both" bash -c "'$kyso' record list --dir '$reg' | grep -c '^KR-' | grep -qx 2"
 id=$(sed -n 's/.*"id":"\(KR-[0-9a-f-]*\)".*/\1/p' "$pr" | head -n1)
 check "show $id: integrity OK" bash -c "'$kyso' record show '$id' --dir '$reg' | grep -q 'integrity: OK'"

@@ -5,18 +5,23 @@
  *   kyso cert list [--system]
  *   kyso policy show | check     the rules in force, and whether root's configuration is sound
  *   kyso record …                the legal records: check, render, register, list, show
+ *   kyso handover KIND …         a handover record made from the token (rule M5)
  *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
  * One clear line per error on stderr, exit status non-zero. */
 #include "config.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include <json-c/json.h>
 
 #include "audit/audit.h"
 #include "pcsc/reader.h"
@@ -24,10 +29,12 @@
 #include "policy/certstore.h"
 #include "policy/certcheck.h"
 #include "policy/config.h"
+#include "records/registry.h"
 #include "tools/cli/audit_cmds.h"
 #include "tools/cli/policy_cmds.h"
 #include "tools/cli/record_cmds.h"
 #include "tools/cli/crl_cmds.h"
+#include "tools/cli/handover_cmd.h"
 
 static void usage(FILE *f)
 {
@@ -37,6 +44,8 @@ static void usage(FILE *f)
           "  kyso cert list [--system]\n"
           "  kyso policy show | check\n"
           "  kyso record check FILE | render FILE -o OUT.pdf | register FILE | list | show ID [--dir DIR]\n"
+          "  kyso handover issue|custodian-change|return|repair|other --parties FILE --reason TEXT\n"
+          "        --condition TEXT [--permission-ref TEXT] [--place PLACE] [--reader NAME] -o OUT.json [--pdf OUT.pdf]\n"
           "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
           "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
@@ -117,6 +126,61 @@ static void print_verdict(const char *prefix, const uint8_t *der, size_t len, bo
     policy_config_release(c);
 }
 
+static const char *str_member(const json_object *o, const char *key)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* Rule M4: who holds the token, by the latest registered handover. */
+static void print_custodian(const struct token *t)
+{
+    bool organisation = false;
+    for (size_t i = 0; i < t->nkeys; i++)
+        organisation |= t->keys[i].cert && policy_cert_is_organisation(t->keys[i].cert, t->keys[i].cert_len);
+    json_object *rec = NULL;
+    char why[256] = "";
+    struct stat st;
+    /* (no registry yet: nothing registered, as the module sees it) */
+    int found = stat(records_dir(), &st) != 0 && errno == ENOENT
+                    ? 0
+                    : records_latest_handover(records_dir(), t->info.serial, &rec, why, sizeof(why));
+    const char *kind = organisation ? "an organisation's token: it signs only for its custodian (M4)"
+                                    : "a person's token";
+    if (found < 0) {
+        printf("  custodian: unknown: %s (%s)\n", why, kind);
+        return;
+    }
+    if (found == 0) {
+        printf("  custodian: none registered (%s)\n", kind);
+        return;
+    }
+    json_object *parties = NULL, *created = NULL, *details = NULL, *receiver = NULL;
+    json_object_object_get_ex(rec, "parties", &parties);
+    json_object_object_get_ex(rec, "created", &created);
+    json_object_object_get_ex(rec, "details", &details);
+    for (size_t i = 0; parties && i < json_object_array_length(parties); i++) {
+        json_object *p = json_object_array_get_idx(parties, i);
+        const char *role = str_member(p, "role");
+        if (role && strcmp(role, "receives") == 0)
+            receiver = p;
+    }
+    const char *user = str_member(receiver, "os_user"), *hk = str_member(details, "handover_kind");
+    if (hk && strcmp(hk, "return") == 0) {
+        printf("  custodian: none: handed back by handover %s of %s (%s)\n", str_member(rec, "id"),
+               str_member(created, "time") ? str_member(created, "time") : "?", kind);
+        json_object_put(rec);
+        return;
+    }
+    const char *name = str_member(receiver, "name"), *when = str_member(created, "time");
+    printf("  custodian: %s (%s%s), by handover %s (%s) of %s (%s)\n", name ? name : "?",
+           user ? "OS user " : "no OS user named", user ? user : "", str_member(rec, "id"), hk ? hk : "?",
+           when ? when : "?", kind);
+    json_object_put(rec);
+}
+
 static const char *tries_text(int tries, char *buf, size_t len)
 {
     if (tries < 0)
@@ -157,6 +221,8 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
            tries_text(so_tries, b2, sizeof(b2)));
     if (rc != PCSC_OK)
         printf("  cannot read the token's objects: %s\n", pcsc_status_name(rc));
+    else
+        print_custodian(&t);
     for (size_t i = 0; i < t.nkeys; i++) {
         struct token_key *k = &t.keys[i];
         printf("  key %02X \"%s\": %s-%u%s\n", k->ref, k->label, k->type == TOKEN_KEY_RSA ? "RSA" : "EC", k->bits,
@@ -406,6 +472,8 @@ int main(int argc, char **argv)
         return policy_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "record") == 0)
         return record_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "handover") == 0)
+        return handover_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "update") == 0)
         return crl_cmd_update(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "status") == 0)

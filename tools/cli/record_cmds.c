@@ -5,7 +5,8 @@
  *   kyso record check FILE                 schema and integrity, one line per problem
  *   kyso record seal FILE -o OUT           sets the integrity hash (a record made elsewhere)
  *   kyso record render FILE -o OUT.pdf     the printable A4 record
- *   kyso record register FILE [--dir DIR]  into the registry (root's)
+ *   kyso record register FILE [--dir DIR]  into the registry (root's), with its token inserted
+ *                                          (record_register_cmd.c)
  *   kyso record list [--dir DIR]
  *   kyso record show ID [--dir DIR]
  *
@@ -155,14 +156,10 @@ static int cmd_register(const char *path, const char *dir)
     if (!o)
         return 1;
     int rc = 0;
-    char why[256] = "";
     if (report_problems(path, o))
         rc = 1;
-    else if (records_register(dir, o, NULL, 0, why, sizeof(why)) != 0) {
-        fprintf(stderr, "kyso: %s: not registered: %s\n", path, why);
-        rc = 1;
-    } else
-        printf("registered %s in %s\n", member(o, "id"), dir);
+    else
+        rc = record_cmd_register(path, dir, o, NULL, 0);
     json_object_put(o);
     return rc;
 }
