@@ -6,7 +6,8 @@ records_libkysorecords_la_SOURCES = \
 	records/canon.c records/canon.h \
 	records/record.c records/record.h records/validate.c \
 	records/registry.c records/registry.h \
-	records/calendar.c records/calendar.h
+	records/calendar.c records/calendar.h \
+	records/sign.c records/sign.h
 records_libkysorecords_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 # (policy/libkysopolicy.la is linked by whoever links this: the module does both)
 records_libkysorecords_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS)
