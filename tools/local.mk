@@ -22,8 +22,11 @@ tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmd
 	tools/cli/policy_cmds.c tools/cli/policy_cmds.h
 tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_SOURCES += tools/cli/record_cmds.c tools/cli/record_cmds.h
-tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
-tools_kyso_LDADD = records/libkysorender.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS)
+tools_kyso_SOURCES += tools/cli/record_sign_cmd.c tools/cli/record_verify_cmd.c
+# kyso record sign loads the installed module (--module overrides).
+tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) \
+	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'
+tools_kyso_LDADD = records/libkysorender.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) -ldl
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
