@@ -7,7 +7,8 @@ records_libkysorecords_la_SOURCES = \
 	records/record.c records/record.h records/validate.c \
 	records/registry.c records/registry.h \
 	records/calendar.c records/calendar.h \
-	records/facts.c records/facts.h
+	records/facts.c records/facts.h \
+	records/sign.c records/sign.h
 records_libkysorecords_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 # (policy/libkysopolicy.la is linked by whoever links this: the module does both)
 records_libkysorecords_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS)

@@ -22,11 +22,14 @@ tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmd
 	tools/cli/policy_cmds.c tools/cli/policy_cmds.h
 tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_SOURCES += tools/cli/record_cmds.c tools/cli/record_cmds.h tools/cli/record_register_cmd.c
+tools_kyso_SOURCES += tools/cli/record_sign_cmd.c tools/cli/record_verify_cmd.c
 tools_kyso_SOURCES += tools/cli/token_facts.c tools/cli/token_facts.h \
 	tools/cli/record_make.c tools/cli/record_make.h \
 	tools/cli/handover_cmd.c tools/cli/handover_cmd.h
-tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(LIBUSB_CFLAGS)
-tools_kyso_LDADD = records/libkysorender.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) $(LIBUSB_LIBS)
+# kyso record sign loads the installed module (--module overrides).
+tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) \
+	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'
+tools_kyso_LDADD = records/libkysorender.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) $(LIBUSB_LIBS) -ldl
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).

@@ -130,3 +130,10 @@ tests/unit/records-render.log: tests/records_render
 TESTS += tests/unit/records-cli.sh
 EXTRA_DIST += tests/unit/records-cli.sh
 tests/unit/records-cli.log: tools/kyso
+# records/sign.c: detached CMS signatures with software keys of the test
+# PKI, and verification of hostile input.
+UNIT_TESTS += tests/unit/test_records_sign
+tests_unit_test_records_sign_SOURCES = tests/unit/test_records_sign.c
+tests_unit_test_records_sign_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_records_sign_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_records_sign_LDADD = records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)

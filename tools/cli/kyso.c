@@ -4,7 +4,7 @@
  *   kyso cert import FILE [--system]
  *   kyso cert list [--system]
  *   kyso policy show | check     the rules in force, and whether root's configuration is sound
- *   kyso record …                the legal records: check, render, register, list, show
+ *   kyso record …                the legal records: check, seal, render, sign, verify, register, list, show
  *   kyso handover KIND …         a handover record made from the token (rule M5)
  *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
@@ -46,6 +46,8 @@ static void usage(FILE *f)
           "  kyso record check FILE | render FILE -o OUT.pdf | register FILE | list | show ID [--dir DIR]\n"
           "  kyso handover issue|custodian-change|return|repair|other --parties FILE --reason TEXT\n"
           "        --condition TEXT [--permission-ref TEXT] [--place PLACE] [--reader NAME] -o OUT.json [--pdf OUT.pdf]\n"
+          "  kyso record sign FILE [--module PATH] [--slot ID] [--key-id HEX] [--pin-fd N] [-o OUT]\n"
+          "  kyso record verify FILE|ID [--dir DIR] [--sig P7S]...\n"
           "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
           "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"

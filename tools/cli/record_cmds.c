@@ -1,12 +1,14 @@
-/* kyso record check | render | register | list | show: the legal records
+/* kyso record check | seal | render | register | list | show: the legal records
  * (records/README.md) as files and in the registry. The layers do the
  * work; this file reads arguments and prints.
  *
  *   kyso record check FILE                 schema and integrity, one line per problem
  *   kyso record seal FILE -o OUT           sets the integrity hash (a record made elsewhere)
  *   kyso record render FILE -o OUT.pdf     the printable A4 record
- *   kyso record register FILE [--dir DIR]  into the registry (root's), with its token inserted
- *                                          (record_register_cmd.c)
+ *   kyso record sign FILE [...]            a detached CMS signature by a token (record_sign_cmd.c)
+ *   kyso record verify FILE|ID [...]       the record and its signatures (record_verify_cmd.c)
+ *   kyso record register FILE [--dir DIR]  into the registry (root's), with FILE.N.p7s verified and
+ *                                          its token inserted (record_register_cmd.c)
  *   kyso record list [--dir DIR]
  *   kyso record show ID [--dir DIR]
  *
@@ -33,6 +35,8 @@ static int usage(void)
     fputs("usage: kyso record check FILE\n"
           "       kyso record seal FILE -o OUT\n"
           "       kyso record render FILE -o OUT.pdf\n"
+          "       kyso record sign FILE [--module PATH] [--slot ID] [--key-id HEX] [--pin-fd N] [-o OUT]\n"
+          "       kyso record verify FILE|ID [--dir DIR] [--sig P7S]...\n"
           "       kyso record register FILE [--dir DIR]\n"
           "       kyso record list [--dir DIR]\n"
           "       kyso record show ID [--dir DIR]\n",
@@ -88,6 +92,26 @@ static const char *member(const json_object *o, const char *key)
     return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
                ? json_object_get_string(v)
                : "";
+}
+
+int record_read_sealed(const char *path, char **canon, size_t *len, json_object **obj)
+{
+    json_object *o = read_record(path);
+    char why[256] = "";
+    int rc = -1;
+    if (!o)
+        return -1;
+    if (report_problems(path, o) == 0) {
+        if (records_canonical(o, canon, len, why, sizeof(why)) == 0)
+            rc = 0;
+        else
+            fprintf(stderr, "kyso: %s: %s\n", path, why);
+    }
+    if (rc == 0 && obj)
+        *obj = o;
+    else
+        json_object_put(o);
+    return rc;
 }
 
 static int cmd_check(const char *path)
@@ -156,10 +180,16 @@ static int cmd_register(const char *path, const char *dir)
     if (!o)
         return 1;
     int rc = 0;
+    struct records_blob sigs[RECORDS_MAX_SIGNATURES];
+    size_t nsig = 0;
     if (report_problems(path, o))
         rc = 1;
-    else
-        rc = record_cmd_register(path, dir, o, NULL, 0);
+    else if (collect_verified_signatures(path, o, sigs, &nsig) != 0) {
+        fprintf(stderr, "kyso: %s: not registered: its signatures do not all verify\n", path);
+        rc = 1;
+    } else
+        rc = record_cmd_register(path, dir, o, sigs, nsig);
+    free_signatures(sigs, nsig);
     json_object_put(o);
     return rc;
 }
@@ -213,6 +243,10 @@ int record_cmd(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *sub = argv[1], *dir = records_dir(), *out = NULL, *arg = NULL;
+    if (strcmp(sub, "sign") == 0)
+        return record_sign_cmd(argc - 1, argv + 1);
+    if (strcmp(sub, "verify") == 0)
+        return record_verify_cmd(argc - 1, argv + 1, dir);
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
