@@ -12,6 +12,7 @@ records_libkysorecords_la_SOURCES = \
 records_libkysorecords_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 # (policy/libkysopolicy.la is linked by whoever links this: the module does both)
 records_libkysorecords_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS)
-# The public holidays, read by path for now (installed under
-# $(datadir)/kyso/ later).
-EXTRA_DIST += records/README.md records/holidays-vn.txt
+# The public holidays the working days are counted with, shipped in
+# $(pkgdatadir); root's $(sysconfdir)/kyso/holidays.txt adds to them.
+dist_pkgdata_DATA = records/holidays-vn.txt
+EXTRA_DIST += records/README.md

@@ -22,10 +22,13 @@ tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmd
 	tools/cli/policy_cmds.c tools/cli/policy_cmds.h
 tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_SOURCES += tools/cli/record_cmds.c tools/cli/record_cmds.h tools/cli/record_register_cmd.c
-tools_kyso_SOURCES += tools/cli/record_sign_cmd.c tools/cli/record_verify_cmd.c
+tools_kyso_SOURCES += tools/cli/record_sign_cmd.c tools/cli/record_verify_cmd.c \
+	tools/cli/secret_input.c tools/cli/secret_input.h
 tools_kyso_SOURCES += tools/cli/token_facts.c tools/cli/token_facts.h \
 	tools/cli/record_make.c tools/cli/record_make.h \
-	tools/cli/handover_cmd.c tools/cli/handover_cmd.h
+	tools/cli/handover_cmd.c tools/cli/handover_cmd.h \
+	tools/cli/pin_reset.h tools/cli/pin_reset_request_cmd.c tools/cli/pin_reset_perform_cmd.c \
+	tools/cli/pin_reset_status_cmd.c
 # kyso record sign loads the installed module (--module overrides).
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) \
 	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'

@@ -6,6 +6,7 @@
  *   kyso policy show | check     the rules in force, and whether root's configuration is sound
  *   kyso record …                the legal records: check, seal, render, sign, verify, register, list, show
  *   kyso handover KIND …         a handover record made from the token (rule M5)
+ *   kyso pin-reset request | perform | status   recovering a locked token (rule M6)
  *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
  * One clear line per error on stderr, exit status non-zero. */
@@ -35,6 +36,7 @@
 #include "tools/cli/record_cmds.h"
 #include "tools/cli/crl_cmds.h"
 #include "tools/cli/handover_cmd.h"
+#include "tools/cli/pin_reset.h"
 
 static void usage(FILE *f)
 {
@@ -48,6 +50,11 @@ static void usage(FILE *f)
           "        --condition TEXT [--permission-ref TEXT] [--place PLACE] [--reader NAME] -o OUT.json [--pdf OUT.pdf]\n"
           "  kyso record sign FILE [--module PATH] [--slot ID] [--key-id HEX] [--pin-fd N] [-o OUT]\n"
           "  kyso record verify FILE|ID [--dir DIR] [--sig P7S]...\n"
+          "  kyso pin-reset request --parties FILE [--reason TEXT] [--place PLACE] [--reader NAME] -o OUT.json\n"
+          "        [--pdf OUT.pdf]\n"
+          "  kyso pin-reset perform --request ID -o OUT.json [--pdf OUT.pdf] [--puk-fd N] [--new-pin-fd N]\n"
+          "        [--parties FILE] [--place PLACE] [--dir DIR]\n"
+          "  kyso pin-reset status [ID] [--dir DIR]\n"
           "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
           "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
@@ -474,6 +481,8 @@ int main(int argc, char **argv)
         return policy_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "record") == 0)
         return record_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "pin-reset") == 0)
+        return pin_reset_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "handover") == 0)
         return handover_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "update") == 0)

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "policy/config.h"
+#include "policy/decide.h"
+#include "records/calendar.h"
 #include "records/canon.h"
 #include "records/facts.h"
 #include "records/record.h"
@@ -146,5 +149,42 @@ int cli_record_finish(json_object *rec, const char *out_json, const char *out_pd
 out:
     free(text);
     free(p);
+    return rc;
+}
+
+struct records_calendar *cli_calendar(void)
+{
+    char why[512];
+    struct records_calendar *cal = records_calendar_load(KYSO_PKGDATADIR "/holidays-vn.txt",
+                                                         KYSO_SYSCONFDIR "/kyso/holidays.txt", why, sizeof(why));
+    if (!cal)
+        fprintf(stderr, "kyso: the working-day calendar: %s\n", why);
+    return cal;
+}
+
+/* The audit trail the module writes to, chosen by the same rules: root's,
+ * or the one KYSO_AUDIT names where root's configuration allows it. */
+int cli_audit_configure(char *why, size_t whylen)
+{
+    struct policy_config *c = policy_config_acquire();
+    struct policy_environment env = { .audit = getenv("KYSO_AUDIT"),
+                                      .audit_timeout_ms = getenv("KYSO_AUDIT_TIMEOUT_MS"),
+                                      .conf = getenv("KYSO_CONF") };
+    struct policy_audit_choice choice;
+    int rc = -1;
+    if (!c) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    policy_choose_audit(c, &env, &choice);
+    if (c->broken)
+        snprintf(why, whylen, "root's configuration is refused: %s", c->problems[0]);
+    else if (!choice.allowed)
+        snprintf(why, whylen, "rule %s: %s", choice.rule, choice.detail);
+    else if (audit_sink_configure(choice.sink, choice.timeout_ms) != 0)
+        snprintf(why, whylen, "the audit trail %s is not one kyso knows", choice.sink);
+    else
+        rc = 0;
+    policy_config_release(c);
     return rc;
 }

@@ -38,6 +38,17 @@ int cli_record_add_parties(json_object *rec, const char *path, const char *kind)
  * behind. */
 int cli_record_finish(json_object *rec, const char *out_json, const char *out_pdf);
 
+/* The working-day calendar: the holidays kyso ships
+ * ($(pkgdatadir)/holidays-vn.txt) and root's additions
+ * ($(sysconfdir)/kyso/holidays.txt, when it exists). NULL after one
+ * line on stderr. */
+struct records_calendar *cli_calendar(void);
+
+/* The audit trail the module writes to, chosen by the same rules: root's,
+ * or the one KYSO_AUDIT names where root's configuration allows it.
+ * 0, or -1 (why) when the configuration refuses it. */
+int cli_audit_configure(char *why, size_t whylen);
+
 /* The text of option value v as a member: NUL-free, one line (or free
  * text when multiline); checked again by the schema. */
 void cli_set_text(json_object *o, const char *key, const char *v);

@@ -19,10 +19,9 @@
 #include <string.h>
 
 #include "audit/audit.h"
-#include "policy/config.h"
-#include "policy/decide.h"
 #include "records/record.h"
 #include "records/registry.h"
+#include "tools/cli/record_make.h"
 #include "tools/cli/token_facts.h"
 
 static const char *member(const json_object *o, const char *key)
@@ -31,33 +30,6 @@ static const char *member(const json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
                ? json_object_get_string(v)
                : "";
-}
-
-/* The audit trail the module writes to, chosen by the same rules: root's,
- * or the one KYSO_AUDIT names where root's configuration allows it. */
-static int audit_from_configuration(char *why, size_t whylen)
-{
-    struct policy_config *c = policy_config_acquire();
-    struct policy_environment env = { .audit = getenv("KYSO_AUDIT"),
-                                      .audit_timeout_ms = getenv("KYSO_AUDIT_TIMEOUT_MS"),
-                                      .conf = getenv("KYSO_CONF") };
-    struct policy_audit_choice choice;
-    int rc = -1;
-    if (!c) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
-    policy_choose_audit(c, &env, &choice);
-    if (c->broken)
-        snprintf(why, whylen, "root's configuration is refused: %s", c->problems[0]);
-    else if (!choice.allowed)
-        snprintf(why, whylen, "rule %s: %s", choice.rule, choice.detail);
-    else if (audit_sink_configure(choice.sink, choice.timeout_ms) != 0)
-        snprintf(why, whylen, "the audit trail %s is not one kyso knows", choice.sink);
-    else
-        rc = 0;
-    policy_config_release(c);
-    return rc;
 }
 
 /* What the registry says before anything is recorded: the id is new,
@@ -125,7 +97,7 @@ int record_cmd_register(const char *path, const char *dir, json_object *o, const
         return 1;
     }
     struct audit_receipt receipt;
-    if (audit_from_configuration(why, sizeof(why)) != 0 || audit_submit(&ev, &receipt, why, sizeof(why)) != 0) {
+    if (cli_audit_configure(why, sizeof(why)) != 0 || audit_submit(&ev, &receipt, why, sizeof(why)) != 0) {
         fprintf(stderr, "kyso: %s: not registered: the audit trail cannot record it: %s\n", path, why);
         cli_token_close(&ct);
         return 1;

@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include "tools/cli/record_cmds.h"
+#include "tools/cli/secret_input.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,57 +89,6 @@ static const char *rv_name(CK_RV rv)
     static char buf[32];
     snprintf(buf, sizeof(buf), "CKR 0x%08lx", (unsigned long)rv);
     return buf;
-}
-
-/* The PIN: one line from fd, or typed at the terminal without echo. */
-static int read_pin(int fd, char *pin, size_t pinmax, const char *label)
-{
-    size_t n = 0;
-    int tty = -1;
-    struct termios saved, quiet;
-    bool restore = false;
-    if (fd < 0) {
-        tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-        if (tty < 0) {
-            fprintf(stderr, "kyso: no terminal to ask the PIN on (use --pin-fd N)\n");
-            return -1;
-        }
-        if (tcgetattr(tty, &saved) == 0) {
-            quiet = saved;
-            quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-            quiet.c_lflag |= ICANON;
-            restore = tcsetattr(tty, TCSAFLUSH, &quiet) == 0;
-        }
-        dprintf(tty, "PIN of token %s: ", label);
-        fd = tty;
-    }
-    char c;
-    ssize_t r;
-    while ((r = read(fd, &c, 1)) == 1 || (r < 0 && errno == EINTR)) {
-        if (r < 0)
-            continue;
-        if (c == '\n' || c == '\r')
-            break;
-        if (n + 1 >= pinmax) {
-            n = pinmax; /* too long: refused below */
-            break;
-        }
-        pin[n++] = c;
-    }
-    c = 0;
-    if (tty >= 0) {
-        if (restore)
-            tcsetattr(tty, TCSAFLUSH, &saved);
-        dprintf(tty, "\n");
-        close(tty);
-    }
-    if (n == 0 || n >= pinmax) {
-        fprintf(stderr, "kyso: %s\n", n ? "the PIN is too long" : "no PIN given");
-        OPENSSL_cleanse(pin, pinmax);
-        return -1;
-    }
-    pin[n] = '\0';
-    return (int)n;
 }
 
 static int load_module(struct token *t, const char *path)
@@ -209,7 +158,9 @@ static int login(struct token *t, int pin_fd, const char *label)
         return -1;
     }
     t->pin_locked = mlock(t->pin, PIN_MAX + 1) == 0; /* best effort: the PIN never swapped out */
-    if ((t->pin_len = read_pin(pin_fd, t->pin, PIN_MAX + 1, label)) <= 0)
+    char prompt[64];
+    snprintf(prompt, sizeof(prompt), "PIN of token %s", label);
+    if ((t->pin_len = cli_read_secret(pin_fd, t->pin, PIN_MAX + 1, prompt)) <= 0)
         return -1;
     CK_RV rv = t->f->C_Login(t->session, CKU_USER, (CK_UTF8CHAR *)t->pin, (CK_ULONG)t->pin_len);
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
