@@ -495,6 +495,8 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
         char *f = *flaw ? g_strdup_printf("%s — %s", fnum, flaw) : g_strdup(fnum);
         doc->form = esc(f);
         g_free(f);
+    } else if (*flaw) {
+        doc->form = esc(flaw); /* kyso's own layout, under that law */
     }
     char *up = g_utf8_strup(aparent, -1);
     doc->parent = esc(up);

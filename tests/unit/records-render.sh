@@ -1,5 +1,5 @@
 #!/bin/bash
-# The printed record (records/render): both samples of test-vectors/records
+# The printed record (records/render): the three samples of test-vectors/records
 # and a hostile record as PDFs. Their text through pdftotext (every field,
 # diacritics intact), the page size, and page 1 against the reference
 # picture test-vectors/records/sample-*.png, compared tolerantly
@@ -33,7 +33,7 @@ has() { # has TEXTFILE STRING
 }
 json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"r": r}))' "$@"; }
 
-for s in pin-reset-request handover; do
+for s in pin-reset-request pin-reset-done handover; do
     rec=$VEC/sample-$s.json pdf=$TMP/$s.pdf
     check "$s: renders" "$RENDER" "$rec" "$pdf"
     [ -s "$pdf" ] || continue
@@ -49,7 +49,7 @@ for s in pin-reset-request handover; do
         "$(json "$rec" 'r["integrity"]["sha256"]')" \
         "$(json "$rec" 'r["token"]["serial"]')" "$(json "$rec" 'r["token"]["manufacturer"]')" \
         "$(json "$rec" 'r["token"]["model"]')" "$(json "$rec" 'r["token"]["label"]')" \
-        "$(json "$rec" 'r["details"]["reason"]')"; do
+        "$(json "$rec" 'r["details"].get("reason") or r["details"]["request_id"]')"; do
         check "$s: shows '$want'" has "$TMP/$s.txt" "$want"
     done
     n=$(json "$rec" 'len(r["certificates"])')
@@ -73,6 +73,8 @@ for s in pin-reset-request handover; do
 done
 check "handover: kind in Vietnamese" has "$TMP/handover.txt" "Thay đổi người quản lý, sử dụng thiết bị"
 check "pin-reset-request: roles in Vietnamese" has "$TMP/pin-reset-request.txt" "Thủ trưởng cơ quan quản lý trực tiếp"
+check "pin-reset-done: the outcome in Vietnamese" has "$TMP/pin-reset-done.txt" "Đã khôi phục (mở khóa) thiết bị"
+check "pin-reset-done: the time taken against the deadline" has "$TMP/pin-reset-done.txt" "1 ngày làm việc (thời hạn 1 ngày làm việc: đúng hạn)"
 check "pin-reset-request: a page number when more than one page" has "$TMP/pin-reset-request.txt" "Trang 1/"
 
 # Hostile: markup, format characters and long strings in every string member.
