@@ -360,3 +360,22 @@ tests/fuzz/fuzz_record: $(FUZZ_RECORD_SRC) $(srcdir)/records/canon.h $(srcdir)/r
 
 tests/fuzz/run-fuzz-record.log: tests/fuzz/fuzz_record
 endif
+
+# A record's signature and the certificate its facts come from
+# (records/sign.c, records/facts.c): hostile DER.
+FUZZ_SEEDS_RECORD_SIG = tests/fuzz/corpus/record-sig/signed-rsa.p7s \
+	tests/fuzz/corpus/record-sig/signed-ec-nochain.p7s tests/fuzz/corpus/record-sig/org-cert.der
+EXTRA_DIST += tests/fuzz/fuzz_record_sig.c $(FUZZ_SEEDS_RECORD_SIG)
+dist_check_SCRIPTS += tests/fuzz/run-fuzz-record-sig.sh
+TESTS += tests/fuzz/run-fuzz-record-sig.sh
+if HAVE_CLANG
+FUZZ_TARGETS += tests/fuzz/fuzz_record_sig
+FUZZ_RECORD_SIG_SRC = $(srcdir)/tests/fuzz/fuzz_record_sig.c $(srcdir)/records/sign.c $(srcdir)/records/facts.c \
+	$(srcdir)/records/canon.c $(srcdir)/records/record.c $(srcdir)/records/validate.c $(srcdir)/policy/profiles.c
+tests/fuzz/fuzz_record_sig: $(FUZZ_RECORD_SIG_SRC) $(srcdir)/records/sign.h $(srcdir)/records/facts.h config.h
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CCLD)$(CLANG) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -DKYSO_FUZZ_ANCHOR='"$(abs_srcdir)/test-vectors/pki/root-ca.pem"' \
+		$(FUZZ_RECORD_SIG_SRC) $(JSONC_LIBS) $(OPENSSL_LIBS) -o $@
+
+tests/fuzz/run-fuzz-record-sig.log: tests/fuzz/fuzz_record_sig
+endif

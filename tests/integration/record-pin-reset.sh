@@ -56,6 +56,17 @@ check "  the PDF holds the requester, the coordinator, the approver and the toke
         grep -qF -- \"\${p//_/ }\" <<<\"\$t\" || { echo \"missing: \$p\"; exit 1; }
     done"
 jq 'map(select(.role != "approver"))' "$parties" >"$T/noapprover-parties.json"
+# The form each profile cites for the request (or none: kyso's layout under the law).
+declare -A form=([an-giang-2016]="Mẫu 14, Mẫu 15|Thông tư 08/2016/TT-BQP" [tien-giang-2015]="|Thông tư 05/2010/TT-BNV"
+    [hoa-binh-2020]="|Nghị định 130/2018/NĐ-CP, Thông tư 185/2019/TT-BQP" [ha-tinh-2020]="Mẫu 11, Mẫu 12|Thông tư 185/2019/TT-BQP")
+cp "$KYSO_SYSTEM_CONF/kyso.conf" "$T/kyso.conf.nd68"
+for p in an-giang-2016 tien-giang-2015 hoa-binh-2020 ha-tinh-2020; do
+    sed "s/^profile = .*/profile = $p/" "$T/kyso.conf.nd68" >"$KYSO_SYSTEM_CONF/kyso.conf"
+    check "$p: the request's form and law: ${form[$p]}" bash -c "
+        '$KYSO_BUILDDIR/tools/kyso' pin-reset request --parties '$parties' -o '$T/req-$p.json' >/dev/null &&
+        [ \"\$(jq -r '.profile + \"/\" + .form.number + \"|\" + .form.law' '$T/req-$p.json')\" = '$p/${form[$p]}' ]"
+done
+cp "$T/kyso.conf.nd68" "$KYSO_SYSTEM_CONF/kyso.conf"
 check_fails "a parties file without the approver: refused" \
     kyso pin-reset request --parties "$T/noapprover-parties.json" -o "$T/noapprover.json"
 check "  naming the missing role" grep -q "approver" "$TEST_LOG"
