@@ -42,8 +42,10 @@ static int format_asn1_time(const ASN1_TIME *t, char out[32])
     struct tm tm;
     if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
         return -1;
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec);
+    if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+        return -1;
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)(tm.tm_year + 1900), (unsigned)(tm.tm_mon + 1) % 13,
+             (unsigned)tm.tm_mday % 32, (unsigned)tm.tm_hour % 24, (unsigned)tm.tm_min % 60, (unsigned)tm.tm_sec % 61);
     return 0;
 }
 
