@@ -100,7 +100,7 @@ tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_policy_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 # The CRL cache (policy/crl.c): checks and writes on a temporary directory.
 UNIT_TESTS += tests/unit/test_crl
-tests_unit_test_crl_SOURCES = tests/unit/test_crl.c
+tests_unit_test_crl_SOURCES = tests/unit/test_crl.c tests/unit/testpki.h
 tests_unit_test_crl_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
 tests_unit_test_crl_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_crl_LDADD = policy/libkysopolicy.la $(CMOCKA_LIBS) $(OPENSSL_LIBS) -lpthread
@@ -133,7 +133,7 @@ tests/unit/records-cli.log: tools/kyso
 # records/sign.c: detached CMS signatures with software keys of the test
 # PKI, and verification of hostile input.
 UNIT_TESTS += tests/unit/test_records_sign
-tests_unit_test_records_sign_SOURCES = tests/unit/test_records_sign.c
+tests_unit_test_records_sign_SOURCES = tests/unit/test_records_sign.c tests/unit/testpki.h
 tests_unit_test_records_sign_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
 tests_unit_test_records_sign_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_records_sign_LDADD = records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/testpki.h"
+
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
@@ -32,34 +34,17 @@ static time_t now;
 
 static X509 *load_cert(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", PKI, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(x);
-    return x;
+    return pki_cert(PKI, name);
 }
 
 static EVP_PKEY *load_key(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", PKI, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(k);
-    return k;
+    return pki_key(PKI, name);
 }
 
 static X509_CRL *load_crl(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", PKI, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
+    FILE *f = pki_open(PKI, name);
     X509_CRL *c = PEM_read_X509_CRL(f, NULL, NULL, NULL);
     fclose(f);
     assert_non_null(c);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testpki.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,26 +32,12 @@ static const unsigned char content[] = "{\"id\":\"KR-20261203-5c1e9a07\",\"kind\
 
 static X509 *load_cert(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", KYSO_TEST_PKI, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(x);
-    return x;
+    return pki_cert(KYSO_TEST_PKI, name);
 }
 
 static EVP_PKEY *load_key(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", KYSO_TEST_PKI, name);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(k);
-    return k;
+    return pki_key(KYSO_TEST_PKI, name);
 }
 
 static X509_STORE *store_of(const char *a, const char *b)

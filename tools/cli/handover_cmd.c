@@ -52,20 +52,12 @@ int handover_cmd(int argc, char **argv)
     const char *kind = schema_kind(argv[1]);
     const char *parties = NULL, *reason = NULL, *condition = NULL, *permission = NULL, *place = NULL,
                *reader = NULL, *out = NULL, *pdf = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--parties") == 0          ? &parties
-                            : strcmp(argv[i], "--reason") == 0         ? &reason
-                            : strcmp(argv[i], "--condition") == 0      ? &condition
-                            : strcmp(argv[i], "--permission-ref") == 0 ? &permission
-                            : strcmp(argv[i], "--place") == 0          ? &place
-                            : strcmp(argv[i], "--reader") == 0         ? &reader
-                            : strcmp(argv[i], "-o") == 0               ? &out
-                            : strcmp(argv[i], "--pdf") == 0            ? &pdf
-                                                                       : NULL;
-        if (!slot || i + 1 >= argc || *slot)
-            return usage();
-        *slot = argv[++i];
-    }
+    const struct cli_option opts[] = { { "--parties", &parties },  { "--reason", &reason },
+                                       { "--condition", &condition }, { "--permission-ref", &permission },
+                                       { "--place", &place },      { "--reader", &reader },
+                                       { "-o", &out },             { "--pdf", &pdf } };
+    if (cli_parse_options(argc, argv, 2, opts, sizeof(opts) / sizeof(opts[0])) != 0)
+        return usage();
     if (!kind || !parties || !reason || !condition || !out)
         return usage();
 

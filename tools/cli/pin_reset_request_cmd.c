@@ -32,18 +32,10 @@ static int usage(void)
 int pin_reset_request_cmd(int argc, char **argv)
 {
     const char *parties = NULL, *reason = NULL, *place = NULL, *reader = NULL, *out = NULL, *pdf = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--parties") == 0  ? &parties
-                            : strcmp(argv[i], "--reason") == 0 ? &reason
-                            : strcmp(argv[i], "--place") == 0  ? &place
-                            : strcmp(argv[i], "--reader") == 0 ? &reader
-                            : strcmp(argv[i], "-o") == 0       ? &out
-                            : strcmp(argv[i], "--pdf") == 0    ? &pdf
-                                                               : NULL;
-        if (!slot || i + 1 >= argc || *slot)
-            return usage();
-        *slot = argv[++i];
-    }
+    const struct cli_option opts[] = { { "--parties", &parties }, { "--reason", &reason }, { "--place", &place },
+                                       { "--reader", &reader },   { "-o", &out },          { "--pdf", &pdf } };
+    if (cli_parse_options(argc, argv, 1, opts, sizeof(opts) / sizeof(opts[0])) != 0)
+        return usage();
     if (!parties || !out)
         return usage();
 

@@ -188,3 +188,17 @@ int cli_audit_configure(char *why, size_t whylen)
     policy_config_release(c);
     return rc;
 }
+
+int cli_parse_options(int argc, char **argv, int start, const struct cli_option *opts, size_t n)
+{
+    for (int i = start; i < argc; i++) {
+        const struct cli_option *o = NULL;
+        for (size_t k = 0; k < n && !o; k++)
+            if (strcmp(argv[i], opts[k].name) == 0)
+                o = &opts[k];
+        if (!o || i + 1 >= argc || *o->value)
+            return -1;
+        *o->value = argv[++i];
+    }
+    return 0;
+}

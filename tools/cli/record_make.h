@@ -49,6 +49,16 @@ struct records_calendar *cli_calendar(void);
  * 0, or -1 (why) when the configuration refuses it. */
 int cli_audit_configure(char *why, size_t whylen);
 
+/* Options that take a value ("--parties FILE"), each given at most once:
+ * value points at the caller's variable. */
+struct cli_option {
+    const char *name;
+    const char **value;
+};
+/* Fills the options from argv[start..argc). 0, or -1 for anything else
+ * (an unknown option, one without its value, one given twice). */
+int cli_parse_options(int argc, char **argv, int start, const struct cli_option *opts, size_t n);
+
 /* The text of option value v as a member: NUL-free, one line (or free
  * text when multiline); checked again by the schema. */
 void cli_set_text(json_object *o, const char *key, const char *v);
