@@ -28,6 +28,7 @@
 #include "policy/config.h"
 #include "policy/crl.h"
 #include "policy/decide.h"
+#include "policy/trust.h"
 #include "records/registry.h"
 
 /* ------------------------------------------------- M4: the custodian */
@@ -76,6 +77,18 @@ static void custodian_read(const char *serial, int *known, char *user, size_t ul
     }
     if (rc == 0)
         return;
+    /* Its signatures must hold: a signature file put beside it by anyone
+     * but a registration (which verifies them) is not trusted either. */
+    size_t nsig = 0;
+    X509_STORE *anchors = policy_trust_load(why, sizeof(why));
+    int signed_ok = records_check_signatures(records_dir(), h, anchors, &nsig, why, sizeof(why));
+    X509_STORE_free(anchors);
+    if (signed_ok != 0) {
+        *known = -1;
+        snprintf(record, rlen, "%s", why);
+        json_object_put(h);
+        return;
+    }
     json_object *details = NULL, *parties = NULL;
     json_object_object_get_ex(h, "details", &details);
     const char *kind = json_str(details, "handover_kind");

@@ -22,6 +22,7 @@
 
 #include "records/canon.h"
 #include "records/record.h"
+#include "records/sign.h"
 
 const char *records_dir(void)
 {
@@ -472,4 +473,44 @@ int records_stamp_equal(const struct records_stamp *a, const struct records_stam
 {
     return a->dev == b->dev && a->ino == b->ino && a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
            a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+int records_check_signatures(const char *dir, const json_object *obj, X509_STORE *anchors, size_t *nsig, char *why,
+                             size_t whylen)
+{
+    json_object *idv = NULL;
+    const char *id = json_object_object_get_ex(obj, "id", &idv) ? json_object_get_string(idv) : NULL;
+    char path[PATH_MAX], cwhy[160], *canon = NULL;
+    size_t clen = 0;
+    *nsig = 0;
+    if (!id || !id_shape(id) || records_canonical(obj, &canon, &clen, cwhy, sizeof(cwhy)) < 0) {
+        snprintf(why, whylen, "not a registered record");
+        free(canon);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t n = 1; n <= RECORDS_MAX_SIGNATURES && rc == 0; n++) {
+        struct stat st;
+        if (records_signature_path(dir, id, n, path, sizeof(path)) < 0 || lstat(path, &st) != 0)
+            break; /* (records_load reports a gap; past the last one, none) */
+        size_t len = 0;
+        char *der = slurp(path, RECORDS_MAX_SIGNATURE, &len, cwhy, sizeof(cwhy));
+        struct records_signer_info info;
+        if (!der) {
+            snprintf(why, whylen, "%s: signature %zu: %s", id, n, cwhy);
+            rc = -1;
+        } else if (!anchors) {
+            snprintf(why, whylen, "%s: signature %zu cannot be checked: no trust anchors", id, n);
+            rc = -1;
+        } else if (records_verify_signature((const unsigned char *)canon, clen, (const unsigned char *)der, len, anchors,
+                                            &info, cwhy, sizeof(cwhy)) != 0) {
+            snprintf(why, whylen, "%s: signature %zu: %s", id, n, cwhy);
+            rc = -1;
+        } else {
+            *nsig = n;
+        }
+        free(der);
+    }
+    free(canon);
+    return rc;
 }

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <json-c/json.h>
+#include <openssl/x509.h>
 
 #define RECORDS_MAX_SIGNATURES 16
 #define RECORDS_MAX_SIGNATURE (256 * 1024)   /* bytes of one .p7s */
@@ -53,6 +54,14 @@ long records_list(const char *dir, records_list_cb cb, void *ctx, char *why, siz
  * when the registry cannot be read or holds a damaged record: a damaged
  * record could be the latest, so the answer would not be trustworthy. */
 int records_latest_handover(const char *dir, const char *token_serial, json_object **obj, char *why, size_t whylen);
+
+/* Verifies the signatures registered beside obj (a record loaded from
+ * dir) against anchors (NULL: none, so any signature fails): each must be
+ * a sound signature of the record by a certificate that chains to one.
+ * 0 with *nsig their number (0: unsigned), or -1 (why) for the first that
+ * is not. */
+int records_check_signatures(const char *dir, const json_object *obj, X509_STORE *anchors, size_t *nsig, char *why,
+                             size_t whylen);
 
 /* What the directory looks like now: a caller keeping an answer (the
  * module's custodian check) asks again only when the stamp changed.

@@ -57,6 +57,16 @@ check "  the refusal: no registered custodian" bash -c "jq -r 'select(.event==\"
 # A tampered record could be the latest: the registry is not trusted.
 check "a custodian change to this user again" handover again custodian-change "$me"
 check "  signs" sign "$T/sig.5"
+# A signature file put beside a registered record, not by a registration
+# (which verifies it): the module verifies it too.
+rec=$KYSO_SYSTEM_STATE/records/$(id_of again)
+head -c -1 "$rec.json" >"$T/again.canon"
+openssl cms -sign -binary -outform DER -md sha256 -in "$T/again.canon" -signer "$KYSO_TEST_PKI/untrusted-sign-rsa2048.pem" \
+    -inkey "$KYSO_TEST_PKI/untrusted-sign-rsa2048.key.pem" -certfile "$KYSO_TEST_PKI/rogue-chain.pem" -out "$rec.1.p7s"
+check_fails "a signature by an untrusted certificate beside that record: refused" sign "$T/sig.7"
+check "  the refusal: its signature is not trusted" bash -c "jq -r 'select(.event==\"refusal\") | .detail' '$KYSO_AUDIT_LOG' | tail -n1 | grep -q 'signature 1: untrusted'"
+rm -f "$rec.1.p7s"
+check "  taken away: signs again" sign "$T/sig.8"
 check "kyso token status names the custodian and the record" \
     bash -c "'$KYSO_BUILDDIR/tools/kyso' token status | grep -q 'custodian: Đỗ Văn Hùng (OS user $me), by handover $(id_of again) (custodian_change)'"
 sed -i 's/Nguyên vẹn/Nguyên vẹm/' "$KYSO_SYSTEM_STATE/records/$(id_of again).json"
