@@ -88,6 +88,28 @@ check_fails "perform with the token pulled: refused, nothing changed" kyso pin-r
 check "  as not inserted, and no record written" bash -c "grep -q 'is not inserted; nothing changed' '$TEST_LOG' && [ ! -e '$T/done-pulled.json' ]"
 vtoken_ctl insert >/dev/null
 sleep 0.5
+# Pulled in the middle: perform has read the token and waits for the PUK
+# (a pipe); the token is pulled; then the PUK comes.
+mkfifo "$T/secrets"
+exec 5<>"$T/secrets"
+"$KYSO_BUILDDIR/tools/kyso" pin-reset perform --request "$req" -o "$T/done-mid.json" --puk-fd 5 --new-pin-fd 5 \
+    >"$T/mid.out" 2>&1 &
+mid=$!
+for _ in $(seq 100); do grep -q "secrets" <(ls -l /proc/$mid/fd 2>/dev/null) && break; sleep 0.05; done
+sleep 1 # (it has opened the token and waits on the pipe)
+vtoken_ctl remove >/dev/null
+printf '%s\n%s\n' "$KYSO_TEST_PUK" "$new_pin" >&5
+wait "$mid"
+mid_rc=$?
+exec 5>&-
+cat "$T/mid.out" >>"$TEST_LOG"
+check "the token pulled during perform: a clear error" bash -c "[ $mid_rc -ne 0 ] && grep -q 'the token did not answer' '$T/mid.out'"
+check "  no completion written or registered" bash -c "[ ! -e '$T/done-mid.json' ] && ! grep -l pin-reset-done '$reg'/*.json"
+check "  the audit trail records the failed unblock" \
+    jq -se 'map(select(.event == "pin_unblock")) | last | .outcome == "CKR_DEVICE_REMOVED" or .outcome == "CKR_DEVICE_ERROR"' "$KYSO_AUDIT_LOG"
+vtoken_ctl insert >/dev/null
+sleep 0.5
+check "  reinserted: still locked" test "$(tries)" = 0
 t0=$(date +%s%N)
 check "perform with the PUK: unblocked within the deadline" output_has "unblocked, the new PIN is set; 0 working day\(s\) after the request, within the deadline" \
     kyso_print pin-reset perform --request "$req" -o "$T/done.json" --pdf "$T/done.pdf" --puk-fd 3 --new-pin-fd 4 \
