@@ -21,6 +21,7 @@ audit_libkysoreport_la_SOURCES = \
 	audit/report.c \
 	audit/report_text.c \
 	audit/report_scan.c \
-	audit/report_filter.c
+	audit/report_filter.c \
+	audit/report_tail.c
 audit_libkysoreport_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 audit_libkysoreport_la_LIBADD = audit/libkysoaudit.la $(JSONC_LIBS)
