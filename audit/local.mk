@@ -16,6 +16,13 @@ EXTRA_DIST += audit/README.md
 
 # The report and export engine: for the tools only, not in the module.
 noinst_LTLIBRARIES += audit/libkysoreport.la
-audit_libkysoreport_la_SOURCES = audit/report.c audit/report.h
+audit_libkysoreport_la_SOURCES = \
+	audit/report.h audit/report_int.h \
+	audit/report_text.c \
+	audit/report_scan.c \
+	audit/report_filter.c \
+	audit/report_aggregate.c \
+	audit/report_output.c \
+	audit/report_tail.c
 audit_libkysoreport_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 audit_libkysoreport_la_LIBADD = audit/libkysoaudit.la $(JSONC_LIBS)

@@ -58,7 +58,7 @@ tests_unit_test_audit_protocol_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_audit_protocol_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_protocol_LDADD = audit/libkysoaudit.la $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 
-# The audit trail's report/export engine (audit/report.c) on the
+# The audit trail's report/export engine (audit/report_*.c) on the
 # hand-written fixture test-vectors/audit/usage-2026.jsonl.
 UNIT_TESTS += tests/unit/test_audit_report
 tests_unit_test_audit_report_SOURCES = tests/unit/test_audit_report.c

@@ -1,4 +1,4 @@
-/* Unit tests of audit/report.c: time and period parsing (the H1/H2
+/* Unit tests of audit/report_*.c: time and period parsing (the H1/H2
  * boundaries to the millisecond), the line reader, the record parser,
  * filters, CSV quoting and the CSV/JSON export, the report's aggregates
  * and its three outputs, malformed lines. The fixture is

@@ -1,5 +1,5 @@
 /* kyso audit tail | export | report: the admin tools over the audit trail
- * (the engine is audit/report.c). argv[0] is "audit", argv[1] the
+ * (the engine is audit/report.h). argv[0] is "audit", argv[1] the
  * subcommand; default_log is the log used without --log. They return the
  * exit status: 0, 1 (an unreadable log, a write error) or 2 (bad
  * arguments), after one line on stderr. */
