@@ -24,7 +24,8 @@ INTEGRATION_TESTS = \
 	tests/integration/policy-m4.sh \
 	tests/integration/record-handover.sh \
 	tests/integration/record-pin-reset.sh \
-	tests/integration/record-sign.sh
+	tests/integration/record-sign.sh \
+	tests/integration/record-two-tokens.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
 
@@ -115,4 +116,5 @@ tests/integration/policy-crl.log: tools/kyso
 tests/integration/module-pinentry.log: tests/integration/p11_context_free tests/pinentry-script pkcs11/kyso-pkcs11.la tools/kyso
 tests/integration/module-java.log: tests/pinentry-script pkcs11/kyso-pkcs11.la
 tests/integration/record-sign.log: tools/kyso pkcs11/kyso-pkcs11.la
-tests/integration/record-handover.log tests/integration/record-pin-reset.log tests/integration/policy-m4.log: tools/kyso pkcs11/kyso-pkcs11.la
+tests/integration/record-handover.log tests/integration/record-pin-reset.log tests/integration/policy-m4.log \
+	tests/integration/record-two-tokens.log: tools/kyso pkcs11/kyso-pkcs11.la
