@@ -53,6 +53,30 @@ static const struct piv_slot slots[] = {
 };
 #define PIV_RETIRED_FIRST 0x82
 #define PIV_RETIRED_COUNT 20
+/* Every slot a PIV card has fits struct token, so no card can make the
+ * edge drop a key; the count is bounded by the slot table, not by the
+ * card's answers (the key history's count is read only up to it). */
+_Static_assert(sizeof(slots) / sizeof(slots[0]) + PIV_RETIRED_COUNT <= TOKEN_MAX_KEYS,
+               "PIV slots do not fit TOKEN_MAX_KEYS");
+
+/* The data objects enumerate lists: a fixed set, whatever the card holds. */
+struct piv_object {
+    uint32_t tag;
+    const char *label;
+    const char *oid;
+    bool private_;
+};
+
+static const struct piv_object objects[] = {
+    { 0x5FC107, "Card Capability Container", "2.16.840.1.101.3.7.1.219.0", false },
+    { 0x5FC102, "Card Holder Unique Identifier", "2.16.840.1.101.3.7.2.48.0", false },
+    { 0x5FC10C, "Key History Object", "2.16.840.1.101.3.7.2.96.96", false },
+    { 0x5FC109, "Printed Information", "2.16.840.1.101.3.7.2.48.1", true },
+    { 0x5FC106, "Security Object", "2.16.840.1.101.3.7.2.144.0", false },
+    { 0x7E, "Discovery Object", "2.16.840.1.101.3.7.2.96.80", false },
+};
+_Static_assert(sizeof(objects) / sizeof(objects[0]) <= TOKEN_MAX_DATA_OBJECTS,
+               "PIV data objects do not fit TOKEN_MAX_DATA_OBJECTS");
 
 struct piv_edge_state {
     uint8_t version[3];
@@ -301,13 +325,11 @@ static int read_slot(struct token *t, uint8_t ref, uint8_t id, uint32_t cert_tag
 {
     uint8_t *obj = NULL;
     size_t len = 0;
+    if (t->nkeys == TOKEN_MAX_KEYS)
+        return PCSC_OK; /* unreachable (see the slot table's assertion); no APDU for it */
     int rc = get_data(t, cert_tag, &obj, &len);
     if (rc != PCSC_OK && rc != PCSC_E_NOT_FOUND)
         return rc;
-    if (t->nkeys == TOKEN_MAX_KEYS) {
-        free(obj);
-        return PCSC_OK;
-    }
     struct token_key *k = &t->keys[t->nkeys];
     memset(k, 0, sizeof(*k));
     k->ref = ref;
@@ -434,12 +456,8 @@ static int piv_enumerate(struct token *t)
         }
         X509_free(x);
     }
-    add_data_object(t, 0x5FC107, "Card Capability Container", "2.16.840.1.101.3.7.1.219.0", false);
-    add_data_object(t, 0x5FC102, "Card Holder Unique Identifier", "2.16.840.1.101.3.7.2.48.0", false);
-    add_data_object(t, 0x5FC10C, "Key History Object", "2.16.840.1.101.3.7.2.96.96", false);
-    add_data_object(t, 0x5FC109, "Printed Information", "2.16.840.1.101.3.7.2.48.1", true);
-    add_data_object(t, 0x5FC106, "Security Object", "2.16.840.1.101.3.7.2.144.0", false);
-    add_data_object(t, 0x7E, "Discovery Object", "2.16.840.1.101.3.7.2.96.80", false);
+    for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
+        add_data_object(t, objects[i].tag, objects[i].label, objects[i].oid, objects[i].private_);
     return PCSC_OK;
 }
 

@@ -9,6 +9,35 @@
  * lock). Every operation runs inside a PC/SC transaction so that
  * multi-APDU sequences (VERIFY then GENERAL AUTHENTICATE) are never
  * interleaved with another process's commands.
+ *
+ * Bounds. Every fixed-size table and field below that a card's answers
+ * fill, where its size is checked, and what a card past it gets (tests:
+ * tests/unit/test_token_bounds.c, test_pkcs15.c, test_tlv.c, test_apdu.c):
+ *
+ *   bound                         checked where                 past it
+ *   keys[TOKEN_MAX_KEYS] vgca     PrKDF, PuKDF parse (max 24)   enumerate fails, PCSC_E_MALFORMED
+ *   keys[TOKEN_MAX_KEYS] piv      compile time: 4 + 20 slots    cannot happen; key history
+ *                                 = 24; retired loop to 20      claims past 20 are not read
+ *   certs[TOKEN_MAX_CERTS] vgca   after the CDFs are parsed:    enumerate fails, PCSC_E_MALFORMED
+ *                                 authority + trusted <= 8
+ *   CDF entries (24 + 8) vgca     CDF parse                     enumerate fails, PCSC_E_MALFORMED
+ *   ODF, AODF entries (16) vgca   ODF, AODF parse               enumerate fails, PCSC_E_MALFORMED
+ *   EF.DIR applications (4) vgca  EF.DIR parse (probe)          not a government card (variant A)
+ *   objects[TOKEN_MAX_DATA_OBJECTS] compile time (piv: 6 fixed) cannot happen; vgca has none
+ *   id[TOKEN_MAX_ID] (32)         PKCS#15 parse (P15_ID_MAX)    enumerate fails, PCSC_E_MALFORMED
+ *   label[TOKEN_LABEL_MAX] vgca   PKCS#15 parse: P15_LABEL_MAX  cut at 64 bytes, on a UTF-8 boundary
+ *   info.label[33]                token_copy_text / piv CN cut  cut at 32 bytes, on a UTF-8 boundary
+ *   info.serial[17] vgca          TokenInfo parse: 32 bytes;    over 32: token_open fails MALFORMED;
+ *                                 identify cuts to 16           else the first 16 (8 bytes in hex)
+ *   PKCS#15 path (16)             PKCS#15 parse (P15_PATH_MAX)  enumerate fails, PCSC_E_MALFORMED
+ *   PIN stored/max length (16)    pins_from_aodf                the AODF's value ignored (8 kept)
+ *   EF read (offset 0x7FFF)       read_selected                 read stops there; a cut directory
+ *                                                               then fails to parse (MALFORMED)
+ *   PKCS#15 nesting (12)          pkcs15.c (P15_MAX_DEPTH)      P15_ERR_DEPTH, MALFORMED
+ *   TLV tag 4 bytes, length 3     tlv_next                      TLV_ERR_TAG / TLV_ERR_LENGTH
+ *   APDU answer (65536, 1024      pcsc_apdu_transceive          PCSC_E_MALFORMED; an answer over
+ *   rounds), fixed resp buffers                                 a caller's buffer is
+ *                                                               PCSC_E_BUFFER_TOO_SMALL
  */
 #ifndef KYSO_PCSC_TOKEN_H
 #define KYSO_PCSC_TOKEN_H
@@ -183,7 +212,8 @@ struct token {
     struct token_cert certs[TOKEN_MAX_CERTS];
     size_t ncerts;
     bool enumerated;
-    size_t keys_refused;           /* keys not offered: a size the edge cannot use, no EC point */
+    size_t keys_refused;           /* keys not offered: a size the edge cannot use, no EC point
+                                    * (not keys past TOKEN_MAX_KEYS: those refuse the card) */
     uint64_t apdus;                /* APDUs sent (for measurements) */
 };
 

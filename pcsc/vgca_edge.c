@@ -31,7 +31,17 @@
 #define INS_READ_BINARY 0xB0
 
 #define MAX_FILE (64 * 1024)
-#define MAX_ENTRIES 16
+/* Entries of the directory files kept by enumerate. A directory with more
+ * than these is refused whole (PCSC_E_MALFORMED): a card that holds more
+ * than struct token can describe is not one kyso knows, and offering part
+ * of it would hide keys or CA certificates without saying so. PrKDF and
+ * PuKDF are sized by the keys the token keeps, the CDF by its keys'
+ * certificates and the CA certificates together. */
+#define MAX_ODF 16
+#define MAX_PINS 16
+#define MAX_CDF (TOKEN_MAX_KEYS + TOKEN_MAX_CERTS)
+/* EF.DIR applications looked at by the probe (variant A lists one). */
+#define MAX_APPS 4
 
 static const uint8_t aid_chipdoc[] = { 0xE8, 0x28, 0xBD, 0x08, 0x0F, 0xD2, 0x50, 0x47, 0x65, 0x6E, 0x65, 0x72, 0x69, 0x63 };
 static const uint8_t aid_jcop[] = { 0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x01, 0x4E, 0x58, 0x50, 0x30 };
@@ -185,7 +195,7 @@ static int vgca_probe(struct token *t)
         static const uint8_t dir[2] = { 0x2F, 0x00 }, mf[2] = { 0x3F, 0x00 };
         uint8_t *buf = NULL;
         size_t len = 0;
-        struct p15_app apps[4];
+        struct p15_app apps[MAX_APPS];
         size_t napps = 0;
         uint16_t sw;
         send(t, INS_SELECT, 0x00, 0x0C, mf, 2, 0, NULL, 0, NULL, &sw);
@@ -195,7 +205,7 @@ static int vgca_probe(struct token *t)
         if (rc != PCSC_OK)
             return rc;
         bool found = false;
-        if (p15_parse_dir(buf, len, apps, 4, &napps) == P15_OK)
+        if (p15_parse_dir(buf, len, apps, MAX_APPS, &napps) == P15_OK)
             for (size_t i = 0; i < napps; i++)
                 found |= apps[i].aid_len == sizeof(aid_jcop) && memcmp(apps[i].aid, aid_jcop, sizeof(aid_jcop)) == 0;
         free_file(buf);
@@ -370,23 +380,45 @@ static void pins_from_aodf(struct vgca_state *s, const struct p15_pin *pins, siz
     }
 }
 
+/* What enumerate parses, kept off the stack (about 20 KiB). */
+struct vgca_dirs {
+    struct p15_odf_entry odf[MAX_ODF];
+    struct p15_pin pins[MAX_PINS];
+    struct p15_private_key prk[TOKEN_MAX_KEYS];
+    struct p15_public_key puk[TOKEN_MAX_KEYS];
+    struct p15_certificate certs[MAX_CDF], trusted[TOKEN_MAX_CERTS];
+};
+
+/* The CA certificates the directories name (authority entries of the CDF,
+ * every trusted one): all must fit struct token, checked before any is read. */
+static bool ca_certificates_fit(const struct vgca_dirs *d, size_t ncerts, size_t ntrusted)
+{
+    size_t n = ntrusted;
+    for (size_t i = 0; i < ncerts; i++)
+        n += d->certs[i].authority;
+    return n <= TOKEN_MAX_CERTS;
+}
+
 static int vgca_enumerate(struct token *t)
 {
     static const uint8_t odf_fid[2] = { 0x50, 0x31 };
     struct vgca_state *s = state_of(t);
-    struct p15_odf_entry odf[MAX_ENTRIES];
-    struct p15_pin pins[MAX_ENTRIES];
-    struct p15_private_key prk[MAX_ENTRIES];
-    struct p15_public_key puk[MAX_ENTRIES];
-    struct p15_certificate certs[MAX_ENTRIES], trusted[MAX_ENTRIES];
+    struct vgca_dirs *d = calloc(1, sizeof(*d));
     size_t nodf = 0, npins = 0, nprk = 0, npuk = 0, ncerts = 0, ntrusted = 0;
     uint8_t *odf_buf = NULL, *aodf = NULL, *prkdf = NULL, *pukdf = NULL, *cdf = NULL, *tcdf = NULL;
     size_t odf_len = 0, aodf_len = 0, prkdf_len = 0, pukdf_len = 0, cdf_len = 0, tcdf_len = 0;
+    if (!d)
+        return PCSC_E_NOMEM;
+    struct p15_odf_entry *odf = d->odf;
+    struct p15_pin *pins = d->pins;
+    struct p15_private_key *prk = d->prk;
+    struct p15_public_key *puk = d->puk;
+    struct p15_certificate *certs = d->certs, *trusted = d->trusted;
 
     int rc = select_file(t, odf_fid);
     if (rc == PCSC_OK)
         rc = read_selected(t, false, &odf_buf, &odf_len);
-    if (rc == PCSC_OK && p15_parse_odf(odf_buf, odf_len, odf, MAX_ENTRIES, &nodf) != P15_OK)
+    if (rc == PCSC_OK && p15_parse_odf(odf_buf, odf_len, odf, MAX_ODF, &nodf) != P15_OK)
         rc = PCSC_E_MALFORMED;
     /* The directories: PINs, private keys, public keys, certificates. */
     if (rc == PCSC_OK)
@@ -399,11 +431,13 @@ static int vgca_enumerate(struct token *t)
         rc = read_directory(t, odf, nodf, P15_ODF_CERTIFICATES, &cdf, &cdf_len);
     if (rc == PCSC_OK)
         rc = read_directory(t, odf, nodf, P15_ODF_TRUSTED_CERTIFICATES, &tcdf, &tcdf_len);
-    if (rc == PCSC_OK && ((aodf && p15_parse_aodf(aodf, aodf_len, pins, MAX_ENTRIES, &npins) != P15_OK) ||
-                          (prkdf && p15_parse_prkdf(prkdf, prkdf_len, prk, MAX_ENTRIES, &nprk) != P15_OK) ||
-                          (pukdf && p15_parse_pukdf(pukdf, pukdf_len, puk, MAX_ENTRIES, &npuk) != P15_OK) ||
-                          (cdf && p15_parse_cdf(cdf, cdf_len, certs, MAX_ENTRIES, &ncerts) != P15_OK) ||
-                          (tcdf && p15_parse_cdf(tcdf, tcdf_len, trusted, MAX_ENTRIES, &ntrusted) != P15_OK)))
+    /* The bounds: P15_ERR_TOO_MANY is a failure like any other here. */
+    if (rc == PCSC_OK && ((aodf && p15_parse_aodf(aodf, aodf_len, pins, MAX_PINS, &npins) != P15_OK) ||
+                          (prkdf && p15_parse_prkdf(prkdf, prkdf_len, prk, TOKEN_MAX_KEYS, &nprk) != P15_OK) ||
+                          (pukdf && p15_parse_pukdf(pukdf, pukdf_len, puk, TOKEN_MAX_KEYS, &npuk) != P15_OK) ||
+                          (cdf && p15_parse_cdf(cdf, cdf_len, certs, MAX_CDF, &ncerts) != P15_OK) ||
+                          (tcdf && p15_parse_cdf(tcdf, tcdf_len, trusted, TOKEN_MAX_CERTS, &ntrusted) != P15_OK) ||
+                          !ca_certificates_fit(d, ncerts, ntrusted)))
         rc = PCSC_E_MALFORMED;
     if (rc != PCSC_OK)
         goto out;
@@ -482,6 +516,7 @@ out:
     free_file(pukdf);
     free_file(cdf);
     free_file(tcdf);
+    free(d);
     return rc;
 }
 

@@ -81,6 +81,14 @@ tests_unit_test_token_edges_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_to
 tests_unit_test_token_edges_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_token_edges_LDADD = tools/vtoken/libvtoken.la pcsc/libkysopcsc.la $(CMOCKA_LIBS)
 
+# The bounds of struct token (pcsc/token.h) against fake cards that fill
+# them: each table and field at its bound and one past it.
+UNIT_TESTS += tests/unit/test_token_bounds
+tests_unit_test_token_bounds_SOURCES = tests/unit/test_token_bounds.c tests/unit/testutil.h
+tests_unit_test_token_bounds_CPPFLAGS = $(AM_CPPFLAGS) -DKYSO_TEST_PKI='"$(abs_top_srcdir)/test-vectors/pki"'
+tests_unit_test_token_bounds_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_token_bounds_LDADD = $(UNIT_LDADD) $(OPENSSL_LIBS)
+
 # pkcs11/pinentry.c (PIN prompts through a pinentry program) against the
 # scripted pinentry tests/pinentry-script.
 check_PROGRAMS += tests/pinentry-script
