@@ -6,7 +6,8 @@
 # nothing; perform with the PUK unblocks and sets the new PIN, and
 # registers the completion linked to the request; the token signs again
 # with the new PIN. The audit trail holds the lock-out, the request, the
-# unblock and the completion, in that order.
+# unblock and the completion, in that order. Locked again and its PUK
+# spent, the outcome "puk_blocked" is the completion.
 . "$(dirname "$0")/lib.sh"
 in_token --key "81=org-bacninh-sign-rsa2048.key.pem,org-bacninh-sign-rsa2048.pem" vgca-chipdoc
 client_env
@@ -130,6 +131,26 @@ check_fails "perform again: refused as done" kyso pin-reset perform --request "$
 check "  naming the completion" grep -q "already done by record $done_id" "$TEST_LOG"
 check "the token signs again, with the new PIN" sign "$new_pin" "$T/sig.2"
 check_fails "  not with the old one" sign "$KYSO_TEST_PIN" "$T/sig.3"
+# Locked again, and the PUK spent: the outcome is recorded, nothing else changes.
+for i in $(seq 1 12); do
+    [ "$(tries)" = 0 ] && break
+    sign 00000000 "$T/wrong" >/dev/null 2>&1
+done
+kyso pin-reset request --parties "$parties" -o "$T/req2.json" >/dev/null &&
+    kyso record register "$T/req2.json" >/dev/null
+req2=$(jq -r .id "$T/req2.json")
+for i in $(seq 1 12); do
+    "$KYSO_BUILDDIR/tools/kyso" pin-reset perform --request "$req2" -o "$T/done-blocked.json" --puk-fd 3 \
+        --new-pin-fd 4 3<<<"11112222" 4<<<"$new_pin" >"$T/blocked.out" 2>&1
+    grep -q "PUK is blocked" "$T/blocked.out" && break
+done
+cat "$T/blocked.out" >>"$TEST_LOG"
+check "wrong PUKs until it blocks: said, and the outcome recorded as the completion" bash -c "
+    grep -q 'PUK is blocked' '$T/blocked.out' &&
+    [ \"\$(jq -r '.details.request_id + \" \" + .details.outcome' '$T/done-blocked.json')\" = '$req2 puk_blocked' ] &&
+    [ -e \"$reg/\$(jq -r .id '$T/done-blocked.json').json\" ]"
+check "  the PIN is not changed: still locked" test "$(tries)" = 0
+check "  status: done, puk_blocked" output_has "^$req2  .* DONE by .* \(puk_blocked\)" kyso pin-reset status "$req2"
 check "the audit trail: lock-out, the request, the unblock, the completion, in order" \
     jq -se --arg r "$req" --arg d "$done_id" '
         (map(.event) | index("pin_locked")) as $lock
