@@ -117,6 +117,13 @@ json_object *records_parse(const char *text, size_t len, char *why, size_t whyle
     o = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error err = json_tokener_get_error(tok);
     size_t off = json_tokener_get_parse_end(tok);
+    if (!o && err == json_tokener_continue) {
+        /* A number that ends the text ("6", or "6 " cut to its digits)
+         * is complete only once json-c sees a terminator: give it one. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        err = json_tokener_get_error(tok);
+        off = len;
+    }
     if (!o && err == json_tokener_continue)
         snprintf(why, whylen, "not JSON: the text ends inside a value");
     else if (!o || err != json_tokener_success)
