@@ -1537,8 +1537,11 @@ static void test_card_removed_mid_operation(void **state)
     login_user(h);
     assert_rv(CKR_OK, F->C_SignInit(h, &mech, private_key(h, ID_9A)));
     assert_int_equal(p11c_ctl("remove"), 0);
-    assert_rv2(CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
-               F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), sig, &len));
+    /* (a card that stops answering mid-command may surface as a failed
+     * transmission before pcscd calls it removed: refused either way) */
+    CK_RV rv = F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), sig, &len);
+    if (rv != CKR_DEVICE_REMOVED && rv != CKR_TOKEN_NOT_PRESENT)
+        assert_rv(CKR_DEVICE_ERROR, rv);
     after_removal(h, other);
 }
 
