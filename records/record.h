@@ -4,6 +4,7 @@
 #ifndef KYSO_RECORDS_RECORD_H
 #define KYSO_RECORDS_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,15 @@ json_object *records_parse(const char *text, size_t len, char *why, size_t whyle
  * the array (the caller puts it), or NULL with the problems in p (each
  * line prefixed with the path). */
 json_object *records_parties_load(const char *path, const char *kind, struct records_problems *p);
+
+/* The kinds of record (records/README.md), NULL-terminated, and whether
+ * kind is one of them. */
+extern const char *const records_kinds[];
+bool records_kind_known(const char *kind);
+
+/* The reasons a revocation request may give (the cases of Điều 17 of
+ * Nghị định 68/2024), NULL-terminated. */
+extern const char *const records_revocation_reasons[];
 
 /* Dates and times as the schema writes them. */
 int records_date_parse(const char *s, int64_t *day);          /* "2026-02-17" -> days since 1970-01-01 */

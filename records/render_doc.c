@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include "records/render_int.h"
+#include "records/record.h"
 
 #include <ctype.h>
 #include <glib.h>
@@ -399,6 +400,151 @@ static void tries(struct bctx *b, const char *label, int64_t n)
         itemf(b, label, "%" G_GINT64_FORMAT, n);
 }
 
+/* The Vietnamese words of a revocation reason (Điều 17, Nghị định
+ * 68/2024), or NULL. */
+static const char *revocation_reason_name(const char *code)
+{
+    static const char *const map[][2] = {
+        {"expiry", "Chứng thư số hết hạn"},
+        {"key_compromise", "Khóa bí mật bị lộ hoặc nghi bị lộ"},
+        {"token_lost", "Thiết bị lưu khóa bí mật bị thất lạc"},
+        {"token_damaged", "Thiết bị lưu khóa bí mật bị hư hỏng"},
+        {"token_unsafe", "Thiết bị lưu khóa bí mật không còn an toàn"},
+        {"court_or_police", "Theo yêu cầu của cơ quan tiến hành tố tụng, cơ quan công an"},
+        {"managing_agency", "Theo yêu cầu của cơ quan quản lý trực tiếp"},
+        {"post_changed", "Thay đổi vị trí công tác, không còn phù hợp với thông tin trên chứng thư số"},
+        {"retirement", "Nghỉ hưu"},
+        {"resignation", "Thôi việc"},
+        {"death", "Chết"},
+        {"organisation_ended", "Cơ quan, tổ chức giải thể, chia tách, sáp nhập"},
+        {"service_stopped", "Thiết bị, dịch vụ, phần mềm ngừng hoạt động"},
+    };
+    for (size_t i = 0; code && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(code, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+/* Where a lost token's facts came from, when not from the token. */
+static void facts_source(struct bctx *b, const json_object *d)
+{
+    const json_object *fs = obj(b, d, "details", "facts_source");
+    const char *from = str(b, fs, "details.facts_source", "from"), *ref = str(b, fs, "details.facts_source", "ref");
+    if (b->failed)
+        return;
+    if (strcmp(from, "registry") == 0)
+        itemf(b, "Thông tin thiết bị và chứng thư số", "theo biên bản đã đăng ký số %s (thiết bị không còn)", ref);
+    else if (strcmp(from, "audit") == 0)
+        itemf(b, "Thông tin thiết bị và chứng thư số", "theo nhật ký kiểm toán %s (thiết bị không còn)", ref);
+    else if (strcmp(from, "token") == 0)
+        item(b, "Thông tin thiết bị và chứng thư số", "đọc từ thiết bị");
+    else
+        fail(b, "record: member details.facts_source.from is not a known source");
+}
+
+static void time_item(struct bctx *b, const char *label, const char *value)
+{
+    char *t = fmt_time(value);
+    item(b, label, t);
+    g_free(t);
+}
+
+/* The kinds added with rule M7, M8 and M10: loss, revocation, finding
+ * again, taking out and bringing back, renewal. */
+static void build_more_details(struct bctx *b, const json_object *d, const char *kind)
+{
+    const char *const D = "details";
+    if (strcmp(kind, "revocation-request") == 0) {
+        const char *code = str(b, d, D, "reason_code"), *reason = str(b, d, D, "reason");
+        json_object *dv = NULL;
+        bool has_loss = json_object_object_get_ex(d, D, &dv) && json_object_object_get_ex(dv, "loss_id", NULL);
+        const char *loss = has_loss ? str(b, d, D, "loss_id") : NULL;
+        const char *rn = b->failed ? "" : revocation_reason_name(code);
+        if (!rn)
+            fail(b, "record: member details.reason_code is not a known reason");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung đề nghị thu hồi");
+        item(b, "Trường hợp thu hồi", rn);
+        item(b, "Lý do cụ thể", reason);
+        if (loss)
+            item(b, "Kèm theo biên bản xác nhận thất lạc số", loss);
+        facts_source(b, dv);
+        add_para(b, RP_TEXT, "Đề nghị cơ quan có thẩm quyền thu hồi (các) chứng thư số nêu trên. Kể từ khi đề "
+                             "nghị này được đăng ký, thiết bị và các chứng thư số nêu trên không được dùng để ký.");
+    } else if (strcmp(kind, "loss") == 0) {
+        const char *at = str(b, d, D, "lost_at"), *place = str(b, d, D, "lost_place");
+        const char *circ = str(b, d, D, "circumstances"), *to = str(b, d, D, "reported_to");
+        const char *rat = str(b, d, D, "reported_at"), *rev = str(b, d, D, "revocation_request_id");
+        json_object *dv = NULL;
+        json_object_object_get_ex(d, D, &dv);
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung xác nhận thất lạc");
+        time_item(b, "Thời điểm thất lạc (hoặc phát hiện thất lạc)", at);
+        item(b, "Nơi thất lạc", place);
+        item(b, "Hoàn cảnh", circ);
+        item(b, "Đã báo cho", to);
+        time_item(b, "Thời điểm báo", rat);
+        item(b, "Đề nghị thu hồi lập kèm theo, số", rev);
+        facts_source(b, dv);
+        add_para(b, RP_TEXT, "Các bên xác nhận thiết bị lưu khóa bí mật nêu trên đã bị thất lạc. Kể từ khi biên "
+                             "bản này được đăng ký, thiết bị và các chứng thư số trên đó không được dùng để ký.");
+    } else if (strcmp(kind, "token-found") == 0) {
+        const char *loss = str(b, d, D, "loss_id"), *at = str(b, d, D, "found_at");
+        const char *circ = str(b, d, D, "circumstances"), *cond = str(b, d, D, "condition");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung xác nhận tìm lại thiết bị");
+        item(b, "Theo biên bản xác nhận thất lạc số", loss);
+        time_item(b, "Thời điểm tìm lại", at);
+        item(b, "Hoàn cảnh", circ);
+        item(b, "Tình trạng thiết bị", cond);
+        add_para(b, RP_TEXT, "Thiết bị nêu trên đã được tìm lại và kiểm tra; chứng thư số chưa bị thu hồi. Kể từ "
+                             "khi biên bản này được đăng ký, thiết bị được dùng lại.");
+    } else if (strcmp(kind, "off-premises") == 0) {
+        const char *purpose = str(b, d, D, "purpose"), *from = str(b, d, D, "from"), *to = str(b, d, D, "to");
+        const char *place = str(b, d, D, "place"), *prot = str(b, d, D, "protection");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung đề nghị mang thiết bị ra khỏi nơi cất giữ");
+        item(b, "Mục đích", purpose);
+        time_item(b, "Từ", from);
+        time_item(b, "Đến", to);
+        item(b, "Nơi mang đến", place);
+        item(b, "Biện pháp bảo vệ", prot);
+        add_para(b, RP_TEXT, "Người đề nghị cam kết bảo vệ thiết bị theo chế độ mật, khi trở về báo cáo và giao "
+                             "lại thiết bị. Người phê duyệt đồng ý cho mang thiết bị ra ngoài trong thời gian trên.");
+    } else if (strcmp(kind, "off-premises-return") == 0) {
+        const char *perm = str(b, d, D, "permission_id"), *at = str(b, d, D, "returned_at");
+        const char *report = str(b, d, D, "report"), *cond = str(b, d, D, "condition");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Báo cáo và giao lại thiết bị");
+        item(b, "Theo văn bản cho phép số", perm);
+        time_item(b, "Thời điểm giao lại", at);
+        item(b, "Báo cáo", report);
+        item(b, "Tình trạng thiết bị khi giao lại", cond);
+    } else if (strcmp(kind, "renewal-request") == 0) {
+        const char *change = str(b, d, D, "change"), *req = str(b, d, D, "requested"), *reason = str(b, d, D, "reason");
+        int64_t left = num(b, d, D, "days_left"), before = num(b, d, D, "renewals_before");
+        const char *cn = b->failed ? ""
+                         : strcmp(change, "renewal") == 0     ? "Gia hạn chứng thư số"
+                         : strcmp(change, "info_change") == 0 ? "Thay đổi thông tin của chứng thư số"
+                                                              : NULL;
+        if (!cn)
+            fail(b, "record: member details.change is not a known change");
+        if (b->failed)
+            return;
+        add_para(b, RP_SECTION, "4. Nội dung đề nghị");
+        item(b, "Đề nghị", cn);
+        item(b, "Nội dung", req);
+        item(b, "Lý do", reason);
+        itemf(b, "Thời hạn còn lại của chứng thư số", "%" G_GINT64_FORMAT " ngày", left);
+        itemf(b, "Số lần đã gia hạn", "%" G_GINT64_FORMAT, before);
+    }
+}
+
 static void build_details(struct bctx *b, const json_object *rec, const char *kind)
 {
     const json_object *d = obj(b, rec, "", "details");
@@ -442,6 +588,8 @@ static void build_details(struct bctx *b, const json_object *rec, const char *ki
         item(b, "Văn bản cho phép", *perm ? perm : "không có");
         add_para(b, RP_TEXT, "Các bên đã kiểm tra thiết bị và các chứng thư số nêu trên, thống nhất nội dung "
                              "biên bản và cùng ký dưới đây.");
+    } else if (strcmp(kind, "pin-reset-done") != 0) {
+        build_more_details(b, d, kind);
     } else {
         const char *req = str(b, d, "details", "request_id"), *at = str(b, d, "details", "done_at");
         int64_t took = num(b, d, "details", "working_days_taken");
@@ -477,7 +625,7 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
     if (!b.failed && strcmp(schema, "kyso-record/1") != 0)
         fail(&b, "record: member schema is not kyso-record/1");
     const char *kind = str(&b, rec, "", "kind");
-    if (!b.failed && strcmp(kind, "pin-reset-request") && strcmp(kind, "pin-reset-done") && strcmp(kind, "handover"))
+    if (!b.failed && !records_kind_known(kind))
         fail(&b, "record: member kind is not a known kind");
     const char *id = str(&b, rec, "", "id");
     (void)str(&b, rec, "", "profile");
@@ -528,9 +676,13 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
     doc->sha256 = g_strdup(sha);
     static const char *const rec_request[] = {"- Người đề nghị;", "- Cơ quan thực hiện khôi phục;",
                                               "- Lưu: VT, hồ sơ thiết bị."};
+    static const char *const rec_ca[] = {"- Tổ chức cung cấp dịch vụ chứng thực;", "- Các bên có tên tại mục 3;",
+                                         "- Lưu: VT, hồ sơ thiết bị."};
     static const char *const rec_other[] = {"- Các bên có tên tại mục 3;", "- Lưu: VT, hồ sơ thiết bị."};
-    const char *const *r = strcmp(kind, "pin-reset-request") == 0 ? rec_request : rec_other;
-    size_t nr = strcmp(kind, "pin-reset-request") == 0 ? 3 : 2;
+    bool to_ca = strcmp(kind, "revocation-request") == 0 || strcmp(kind, "loss") == 0 ||
+                 strcmp(kind, "renewal-request") == 0;
+    const char *const *r = strcmp(kind, "pin-reset-request") == 0 ? rec_request : to_ca ? rec_ca : rec_other;
+    size_t nr = strcmp(kind, "pin-reset-request") == 0 || to_ca ? 3 : 2;
     for (size_t i = 0; i < nr; i++)
         doc->recipients[doc->nrecipients++] = esc(r[i]);
     return 0;

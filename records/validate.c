@@ -222,6 +222,15 @@ static bool email_ok(const char *s)
     return dot && dot != at + 1 && dot[1] != '\0' && s[strlen(s) - 1] != '.';
 }
 
+const char *const records_kinds[] = {"pin-reset-request", "pin-reset-done", "handover", "revocation-request",
+                                     "loss", "token-found", "off-premises", "off-premises-return",
+                                     "renewal-request", NULL};
+
+bool records_kind_known(const char *kind)
+{
+    return kind && one_of(kind, records_kinds);
+}
+
 static const char *const role_names[] = {"requester", "coordinator", "approver", "hands_over", "receives", "witness", NULL};
 
 size_t records_validate_party(const json_object *party, const char *pre, struct records_problems *p)
@@ -289,10 +298,13 @@ size_t records_check_roles(const json_object *parties, const char *kind, const c
     static const char *const req_request[] = {"requester", "coordinator", "approver", NULL};
     static const char *const req_done[] = {"coordinator", NULL};
     static const char *const req_handover[] = {"hands_over", "receives", NULL};
+    static const char *const req_approved[] = {"requester", "approver", NULL};
     const char *const *req = strcmp(kind, "pin-reset-request") == 0 ? req_request
                              : strcmp(kind, "pin-reset-done") == 0   ? req_done
-                             : strcmp(kind, "handover") == 0         ? req_handover
-                                                                     : NULL;
+                             : strcmp(kind, "handover") == 0 || strcmp(kind, "off-premises-return") == 0
+                                 ? req_handover
+                             : records_kind_known(kind) ? req_approved
+                                                        : NULL;
     size_t before = p->n + p->dropped, n = json_object_array_length((json_object *)parties);
 
     for (size_t r = 0; req && req[r]; r++) {
@@ -377,13 +389,68 @@ static void certificate(const json_object *c, const char *pre, struct records_pr
     }
 }
 
+/* Where the token's facts of a record came from: the token itself, or,
+ * for a token that is lost, a registered record of it or the audit
+ * trail. */
+static void facts_source(const json_object *d, struct records_problems *p)
+{
+    static const char *const members[] = {"from", "ref", NULL};
+    static const char *const froms[] = {"token", "registry", "audit", NULL};
+    json_object *fs = get(d, "facts_source");
+    if (!fs) {
+        records_problem(p, "details.facts_source: missing");
+        return;
+    }
+    if (!json_object_is_type(fs, json_type_object)) {
+        records_problem(p, "details.facts_source: must be an object");
+        return;
+    }
+    only(fs, "details.facts_source", members, p);
+    enum_member(fs, "details.facts_source", "from", froms, "token, registry, audit", p);
+    str(fs, "details.facts_source", "ref", 0, p);
+}
+
+static void record_id_member(const json_object *d, const char *name, int flags, struct records_problems *p)
+{
+    char b[48];
+    const char *s = str(d, "details", name, flags | NONEMPTY, p);
+    if (s && !id_ok(s))
+        records_problem(p, "details.%s: must be a record id KR-YYYYMMDD-xxxxxxxx, not \"%s\"", name, shown(s, b));
+}
+
+/* Two times of details in order: first <= then (named in the line). */
+static void in_order(const json_object *d, const char *first, const char *then, bool strict,
+                     struct records_problems *p)
+{
+    int64_t a = 0, b = 0;
+    json_object *va = get(d, first), *vb = get(d, then);
+    if (!va || !vb || !json_object_is_type(va, json_type_string) || !json_object_is_type(vb, json_type_string) ||
+        records_time_parse(json_object_get_string(va), &a) < 0 || records_time_parse(json_object_get_string(vb), &b) < 0)
+        return;
+    if (strict ? b <= a : b < a)
+        records_problem(p, "details.%s: must be %s details.%s", then, strict ? "later than" : "no earlier than", first);
+}
+
+const char *const records_revocation_reasons[] = {
+    "expiry", "key_compromise", "token_lost", "token_damaged", "token_unsafe", "court_or_police",
+    "managing_agency", "post_changed", "retirement", "resignation", "death", "organisation_ended",
+    "service_stopped", NULL};
+
 static void details(const json_object *d, const char *kind, struct records_problems *p)
 {
     static const char *const req[] = {"reason", "pin_tries_left", "puk_tries_left", NULL};
     static const char *const done[] = {"request_id", "done_at", "working_days_taken", "deadline_working_days", "outcome", NULL};
     static const char *const hand[] = {"handover_kind", "reason", "condition", "permission_ref", NULL};
+    static const char *const revm[] = {"reason_code", "reason", "loss_id", "facts_source", NULL};
+    static const char *const lossm[] = {"lost_at", "lost_place", "circumstances", "reported_to", "reported_at",
+                                        "revocation_request_id", "facts_source", NULL};
+    static const char *const foundm[] = {"loss_id", "found_at", "circumstances", "condition", NULL};
+    static const char *const offm[] = {"purpose", "from", "to", "place", "protection", NULL};
+    static const char *const backm[] = {"permission_id", "returned_at", "report", "condition", NULL};
+    static const char *const renm[] = {"change", "days_left", "renewals_before", "requested", "reason", NULL};
     static const char *const outcomes[] = {"unblocked", "puk_blocked", NULL};
     static const char *const hkinds[] = {"issue", "custodian_change", "return", "repair", "other", NULL};
+    static const char *const changes[] = {"renewal", "info_change", NULL};
     char b[48];
     const char *s;
 
@@ -401,6 +468,53 @@ static void details(const json_object *d, const char *kind, struct records_probl
         /* -1: the profile names no number of days (it defers to a law) */
         int_member(d, "details", "deadline_working_days", -1, 10000, NULL, p);
         enum_member(d, "details", "outcome", outcomes, "unblocked, puk_blocked", p);
+    } else if (strcmp(kind, "revocation-request") == 0) {
+        only(d, "details", revm, p);
+        enum_member(d, "details", "reason_code", records_revocation_reasons,
+                    "expiry, key_compromise, token_lost, token_damaged, token_unsafe, court_or_police, "
+                    "managing_agency, post_changed, retirement, resignation, death, organisation_ended, "
+                    "service_stopped", p);
+        str(d, "details", "reason", NONEMPTY | MULTILINE, p);
+        if (has(d, "loss_id"))
+            record_id_member(d, "loss_id", 0, p);
+        facts_source(d, p);
+    } else if (strcmp(kind, "loss") == 0) {
+        only(d, "details", lossm, p);
+        time_member(d, "details", "lost_at", NULL, p);
+        str(d, "details", "lost_place", NONEMPTY, p);
+        str(d, "details", "circumstances", NONEMPTY | MULTILINE, p);
+        str(d, "details", "reported_to", NONEMPTY, p);
+        time_member(d, "details", "reported_at", NULL, p);
+        in_order(d, "lost_at", "reported_at", false, p);
+        record_id_member(d, "revocation_request_id", 0, p);
+        facts_source(d, p);
+    } else if (strcmp(kind, "token-found") == 0) {
+        only(d, "details", foundm, p);
+        record_id_member(d, "loss_id", 0, p);
+        time_member(d, "details", "found_at", NULL, p);
+        str(d, "details", "circumstances", NONEMPTY | MULTILINE, p);
+        str(d, "details", "condition", NONEMPTY | MULTILINE, p);
+    } else if (strcmp(kind, "off-premises") == 0) {
+        only(d, "details", offm, p);
+        str(d, "details", "purpose", NONEMPTY | MULTILINE, p);
+        time_member(d, "details", "from", NULL, p);
+        time_member(d, "details", "to", NULL, p);
+        in_order(d, "from", "to", true, p);
+        str(d, "details", "place", NONEMPTY, p);
+        str(d, "details", "protection", NONEMPTY | MULTILINE, p);
+    } else if (strcmp(kind, "off-premises-return") == 0) {
+        only(d, "details", backm, p);
+        record_id_member(d, "permission_id", 0, p);
+        time_member(d, "details", "returned_at", NULL, p);
+        str(d, "details", "report", NONEMPTY | MULTILINE, p);
+        str(d, "details", "condition", NONEMPTY | MULTILINE, p);
+    } else if (strcmp(kind, "renewal-request") == 0) {
+        only(d, "details", renm, p);
+        enum_member(d, "details", "change", changes, "renewal, info_change", p);
+        int_member(d, "details", "days_left", -100000, 100000, NULL, p);
+        int_member(d, "details", "renewals_before", 0, 100, NULL, p);
+        str(d, "details", "requested", NONEMPTY | MULTILINE, p);
+        str(d, "details", "reason", NONEMPTY | MULTILINE, p);
     } else {
         only(d, "details", hand, p);
         enum_member(d, "details", "handover_kind", hkinds, "issue, custodian_change, return, repair, other", p);
@@ -418,7 +532,7 @@ size_t records_validate(const json_object *o, struct records_problems *p)
 {
     static const char *const members[] = {"schema", "kind", "id", "profile", "form", "title", "created", "agency",
                                           "token", "certificates", "parties", "details", "integrity", NULL};
-    static const char *const kinds[] = {"pin-reset-request", "pin-reset-done", "handover", NULL};
+    const char *const *kinds = records_kinds;
     static const char *const formm[] = {"number", "law", NULL};
     static const char *const createdm[] = {"time", "place", NULL};
     static const char *const agencym[] = {"name", "parent", NULL};
@@ -439,7 +553,9 @@ size_t records_validate(const json_object *o, struct records_problems *p)
         if (one_of(s, kinds))
             kind = s;
         else
-            records_problem(p, "kind: must be one of pin-reset-request, pin-reset-done, handover, not \"%s\"", shown(s, b));
+            records_problem(p, "kind: must be one of pin-reset-request, pin-reset-done, handover, revocation-request, "
+                               "loss, token-found, off-premises, off-premises-return, renewal-request, not \"%s\"",
+                            shown(s, b));
     }
     const char *id = str(o, "", "id", 0, p);
     if (id && !id_ok(id)) {
