@@ -25,6 +25,7 @@
 #include "audit/audit.h"
 #include "pcsc/reader.h"
 #include "pcsc/token.h"
+#include "records/standing.h"
 #include "pkcs11/pkcs11.h"
 
 #define P11_MAX_SLOTS 32
@@ -321,7 +322,19 @@ bool p11_key_pin_always(const struct token_key *k);
 CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key);
 /* M13 idle_logout, at the start of every call on a slot (its lock held). */
 void p11_rules_idle_check(struct p11_slot *slot);
-/* rules.c: around fork, the custodian cache's lock. */
+/* registry_view.c: what the registry says of a token (M4, M7, M8),
+ * cached until the registry changes; around fork, the cache's lock. */
+struct p11_registry_view {
+    int custodian_known;          /* 1, 0, -1 as in policy_request */
+    char custodian_user[64];      /* the OS account of the latest handover's receiver */
+    char custodian_record[192];   /* its id, or why the registry cannot be trusted */
+    int standing_known;           /* 1, or -1 (standing_why) */
+    char standing_why[160];
+    struct records_standing standing;
+};
+void p11_registry_view_of(const char *serial, struct p11_registry_view *out);
+/* This host's machine id (/etc/machine-id), or NULL. */
+const char *p11_machine_id(void);
 void p11_custodian_fork_prepare(void);
 void p11_custodian_fork_done(void);
 /* [pinentry] protected_path: C_Login without a PIN asks through pinentry. */

@@ -15,6 +15,7 @@ pkcs11_kyso_pkcs11_la_SOURCES = \
 	pkcs11/keys.c \
 	pkcs11/pipeline.c \
 	pkcs11/rules.c \
+	pkcs11/registry_view.c \
 	pkcs11/names.c \
 	pkcs11/unsupported.c
 pkcs11_kyso_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS) $(JSONC_CFLAGS)

@@ -29,119 +29,7 @@
 #include "policy/crl.h"
 #include "policy/decide.h"
 #include "policy/trust.h"
-#include "records/registry.h"
-
-/* ------------------------------------------------- M4: the custodian */
-
-/* What the registry says of a token's custodian, kept until the registry
- * changes (its directory's stamp): the check reads no file per signature
- * and sends no APDU. */
-#define CUSTODIAN_CACHE 8
-static pthread_mutex_t custodian_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct records_stamp custodian_stamp;
-static bool custodian_stamp_valid;
-static struct {
-    bool used;
-    char serial[64];
-    int known;           /* 1, 0, -1 as in policy_request */
-    char user[64];       /* the OS account of the latest handover's receiver */
-    char record[192];    /* its id, or why the registry cannot be trusted */
-} custodians[CUSTODIAN_CACHE];
-static size_t custodian_next;
-
-static const char *json_str(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
-/* The latest registered handover of serial: its receiver is the custodian,
- * unless the token was handed back (kind "return"). */
-static void custodian_read(const char *serial, int *known, char *user, size_t ulen, char *record, size_t rlen)
-{
-    json_object *h = NULL;
-    char why[160] = "";
-    struct stat st;
-    /* No registry yet: nothing registered (anything else it cannot read
-     * makes the answer untrustworthy). */
-    int rc = stat(records_dir(), &st) != 0 && errno == ENOENT
-                 ? 0
-                 : records_latest_handover(records_dir(), serial, &h, why, sizeof(why));
-    *known = rc < 0 ? -1 : rc == 0 ? 0 : 1;
-    user[0] = record[0] = '\0';
-    if (rc < 0) {
-        snprintf(record, rlen, "%s", why);
-        return;
-    }
-    if (rc == 0)
-        return;
-    /* Its signatures must hold: a signature file put beside it by anyone
-     * but a registration (which verifies them) is not trusted either. */
-    size_t nsig = 0;
-    X509_STORE *anchors = policy_trust_load(why, sizeof(why));
-    int signed_ok = records_check_signatures(records_dir(), h, anchors, &nsig, why, sizeof(why));
-    X509_STORE_free(anchors);
-    if (signed_ok != 0) {
-        *known = -1;
-        snprintf(record, rlen, "%s", why);
-        json_object_put(h);
-        return;
-    }
-    json_object *details = NULL, *parties = NULL;
-    json_object_object_get_ex(h, "details", &details);
-    const char *kind = json_str(details, "handover_kind");
-    snprintf(record, rlen, "%s", json_str(h, "id") ? json_str(h, "id") : "?");
-    if (kind && strcmp(kind, "return") == 0)
-        *known = 0; /* handed back: nobody holds it */
-    else if (json_object_object_get_ex(h, "parties", &parties) && json_object_is_type(parties, json_type_array))
-        for (size_t i = 0; i < json_object_array_length(parties); i++) {
-            json_object *party = json_object_array_get_idx(parties, i);
-            const char *role = json_str(party, "role"), *os_user = json_str(party, "os_user");
-            if (role && strcmp(role, "receives") == 0 && os_user)
-                snprintf(user, ulen, "%s", os_user);
-        }
-    json_object_put(h);
-}
-
-static void custodian_of(const char *serial, int *known, char *user, size_t ulen, char *record, size_t rlen)
-{
-    struct records_stamp now;
-    bool stamped = records_registry_stamp(records_dir(), &now) == 0;
-    pthread_mutex_lock(&custodian_lock);
-    if (!stamped || !custodian_stamp_valid || !records_stamp_equal(&now, &custodian_stamp)) {
-        memset(custodians, 0, sizeof(custodians));
-        custodian_stamp = now;
-        custodian_stamp_valid = stamped;
-    }
-    for (size_t i = 0; i < CUSTODIAN_CACHE; i++)
-        if (custodians[i].used && strcmp(custodians[i].serial, serial) == 0) {
-            *known = custodians[i].known;
-            snprintf(user, ulen, "%s", custodians[i].user);
-            snprintf(record, rlen, "%s", custodians[i].record);
-            pthread_mutex_unlock(&custodian_lock);
-            return;
-        }
-    custodian_read(serial, known, user, ulen, record, rlen);
-    size_t slot = custodian_next++ % CUSTODIAN_CACHE;
-    custodians[slot].used = stamped;
-    snprintf(custodians[slot].serial, sizeof(custodians[slot].serial), "%s", serial);
-    custodians[slot].known = *known;
-    snprintf(custodians[slot].user, sizeof(custodians[slot].user), "%s", user);
-    snprintf(custodians[slot].record, sizeof(custodians[slot].record), "%s", record);
-    pthread_mutex_unlock(&custodian_lock);
-}
-
-void p11_custodian_fork_prepare(void)
-{
-    pthread_mutex_lock(&custodian_lock);
-}
-
-void p11_custodian_fork_done(void)
-{
-    pthread_mutex_unlock(&custodian_lock);
-}
+#include "records/standing.h"
 
 static void environment(struct policy_environment *env)
 {
@@ -293,19 +181,32 @@ CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record 
                                  .mechanism = p11_mechanism_name(ev->mechanism, mech, sizeof(mech)),
                                  .uid = getuid(),
                                  .env = &env };
-    /* M4: who calls, and the registry's custodian of an organisation's token. */
-    char user[64] = "?", custodian[64] = "", record[192] = "";
+    /* M4: who calls, and the registry's custodian of an organisation's
+     * token; M7, M8: the token's standing and this host. */
+    char user[64] = "?";
     struct passwd pw, *found = NULL;
     char pwbuf[1024];
     if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found)
         snprintf(user, sizeof(user), "%s", found->pw_name);
     rq.os_user = user;
+    struct p11_registry_view view;
+    p11_registry_view_of(ev->slot->token.info.serial, &view);
     if (ev->key->cert && policy_cert_is_organisation(ev->key->cert, ev->key->cert_len)) {
-        custodian_of(ev->slot->token.info.serial, &rq.custodian_known, custodian, sizeof(custodian), record,
-                     sizeof(record));
-        rq.custodian_user = custodian[0] ? custodian : NULL;
-        rq.custodian_record = record;
+        rq.custodian_known = view.custodian_known;
+        rq.custodian_user = view.custodian_user[0] ? view.custodian_user : NULL;
+        rq.custodian_record = view.custodian_record;
     }
+    struct policy_window windows[RECORDS_MAX_PERMISSIONS];
+    rq.standing_known = view.standing_known;
+    rq.standing_why = view.standing_why;
+    rq.stopped_by = view.standing.stopped_by[0] ? view.standing.stopped_by : NULL;
+    rq.stopped_kind = view.standing.stopped_kind;
+    rq.machine_id = p11_machine_id();
+    for (size_t i = 0; i < view.standing.npermissions && i < RECORDS_MAX_PERMISSIONS; i++)
+        windows[i] = (struct policy_window){ view.standing.permissions[i].id, view.standing.permissions[i].from,
+                                             view.standing.permissions[i].until };
+    rq.permissions = windows;
+    rq.npermissions = view.standing.npermissions;
     struct policy_decision d;
     struct policy_config *c = policy_config_acquire();
     policy_decide(c, &rq, &d);

@@ -155,6 +155,39 @@ static bool copy_value(char *dst, size_t len, const char *v)
     return true;
 }
 
+/* [M8] hosts = ID, ID ...: machine ids (32 hex digits, as /etc/machine-id
+ * holds them), separated by commas or blanks; repeatable. Naming hosts
+ * only restricts, so no weaken is asked for. */
+static void add_hosts(struct policy_config *c, const char *value, const char *at)
+{
+    const char *p = value;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t n = 0;
+        while (p[n] && p[n] != ',' && p[n] != ' ' && p[n] != '\t')
+            n++;
+        bool ok = n == 32;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f');
+        if (!ok) {
+            problem(c, "%s: [M8] hosts: \"%.*s\" is not a machine id (32 lowercase hex digits, see "
+                       "/etc/machine-id)", at, (int)(n > 40 ? 40 : n), p);
+            return;
+        }
+        if (c->nhosts == POLICY_MAX_HOSTS) {
+            problem(c, "%s: [M8] hosts: more than %d hosts", at, POLICY_MAX_HOSTS);
+            return;
+        }
+        memcpy(c->hosts[c->nhosts], p, 32);
+        c->hosts[c->nhosts++][32] = '\0';
+        snprintf(c->hosts_origin, sizeof(c->hosts_origin), "%s", at);
+        p += n;
+    }
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *ps = user;
@@ -242,6 +275,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
             problem(c, "%s: [crl] url too long, or more than %d of them", at, POLICY_MAX_CRL_URLS);
         else
             c->ncrl_urls++;
+        return 1;
+    }
+    if (strcmp(section, "M8") == 0 && strcmp(name, "hosts") == 0) {
+        add_hosts(c, value, at);
         return 1;
     }
     if (is_rule_section(section)) {

@@ -63,6 +63,7 @@ const char *policy_param_format(const struct policy_param *p, long value, char *
 #define POLICY_MAX_FILES 32
 #define POLICY_MAX_CRL_URLS 16
 #define POLICY_ORIGIN_LEN 300
+#define POLICY_MAX_HOSTS 64
 
 struct policy_setting {
     long value;
@@ -95,6 +96,12 @@ struct policy_config {
     bool pinentry_protected_path;                 /* C_Login with no PIN asks through pinentry */
     size_t ncrl_urls;
     char crl_urls[POLICY_MAX_CRL_URLS][256];
+    /* M8: the hosts a token may sign on without an off-premises
+     * permission, by machine id (32 lowercase hex, /etc/machine-id); none
+     * named: every host */
+    size_t nhosts;
+    char hosts[POLICY_MAX_HOSTS][33];
+    char hosts_origin[POLICY_ORIGIN_LEN];
     struct policy_setting settings[POLICY_NPARAMS];
     /* what it was read from, to notice a change (stat only) */
     size_t nfiles;

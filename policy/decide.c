@@ -1,6 +1,7 @@
 /* The rules' decision; see decide.h. The order is the order a user can
- * act on: the host's configuration, the environment, then the
- * certificate (M1), then its usage (M12). Every refusal names its rule. */
+ * act on: the host's configuration, the environment, then the token's
+ * standing in the registry (M7, M8), then the certificate (M1), then its
+ * usage (M12), then its custodian (M4). Every refusal names its rule. */
 #include "config.h"
 
 #include "policy/decide.h"
@@ -71,6 +72,58 @@ void policy_choose_audit(const struct policy_config *c, const struct policy_envi
     out->allowed = true;
 }
 
+static void day_time(int64_t t, char out[24])
+{
+    time_t tt = (time_t)t + 7 * 3600; /* Vietnam, UTC+7 */
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(out, 24, "%Y-%m-%d %H:%M", &tm) == 0)
+        snprintf(out, 24, "?");
+}
+
+/* M7 (a token reported lost, or its revocation asked) and M8 (off the
+ * registered hosts only with an active permission): about the token, so
+ * before anything about the certificate, and before any CRL says so. */
+static bool token_may_sign(const struct policy_config *c, const struct policy_request *rq, time_t now,
+                           struct policy_decision *d)
+{
+    if (rq->standing_known < 0) {
+        refused(d, POLICY_REFUSE_KEY, "M7", "the registry of records cannot be trusted, so whether the token was "
+                "reported lost cannot be known: %.120s", rq->standing_why ? rq->standing_why : "?");
+        return false;
+    }
+    if (rq->stopped_by) {
+        refused(d, POLICY_REFUSE_KEY, "M7", "the token is reported %s by registered record %.24s",
+                rq->stopped_kind && strcmp(rq->stopped_kind, "loss") == 0 ? "lost" : "for revocation", rq->stopped_by);
+        return false;
+    }
+    if (c->nhosts == 0)
+        return true;
+    for (size_t i = 0; rq->machine_id && i < c->nhosts; i++)
+        if (strcmp(rq->machine_id, c->hosts[i]) == 0)
+            return true;
+    const struct policy_window *latest = NULL;
+    for (size_t i = 0; i < rq->npermissions; i++) {
+        const struct policy_window *w = &rq->permissions[i];
+        if (w->from <= (int64_t)now && (int64_t)now < w->until)
+            return true;
+        if (!latest || w->from > latest->from)
+            latest = w;
+    }
+    char mid[16];
+    snprintf(mid, sizeof(mid), "%.12s", rq->machine_id ? rq->machine_id : "unknown");
+    if (!latest) {
+        refused(d, POLICY_REFUSE_HOST, "M8", "this host (machine id %s…) is not a registered host and the token has "
+                "no off-premises permission", mid);
+    } else {
+        char from[24], until[24];
+        day_time(latest->from, from);
+        day_time(latest->until, until);
+        refused(d, POLICY_REFUSE_HOST, "M8", "this host (machine id %s…) is not a registered host and no off-premises "
+                "permission is active now (the latest, %.24s, is for %s to %s, UTC+7)", mid, latest->id, from, until);
+    }
+    return false;
+}
+
 void policy_decide(const struct policy_config *c, const struct policy_request *rq, struct policy_decision *d)
 {
     memset(d, 0, sizeof(*d));
@@ -99,6 +152,8 @@ void policy_decide(const struct policy_config *c, const struct policy_request *r
     }
 
     time_t now = rq->now ? rq->now : time(NULL);
+    if (!token_may_sign(c, rq, now, d))
+        return;
     struct policy_cert_verdict v;
     policy_cert_check(c, rq->cert_der, rq->cert_len, now, &v);
     if (!v.may_sign) {

@@ -26,6 +26,11 @@ struct policy_environment {
     const char *conf;              /* KYSO_CONF */
 };
 
+struct policy_window {
+    const char *id;                /* the permission record */
+    int64_t from, until;
+};
+
 struct policy_request {
     enum policy_action action;
     const uint8_t *cert_der;       /* the key's certificate, or NULL */
@@ -42,6 +47,17 @@ struct policy_request {
     int custodian_known;
     const char *custodian_user;    /* the OS account the latest handover names */
     const char *custodian_record;  /* that record's id */
+    /* M7 and M8: what the registry says of the token (standing_known 1
+     * read, 0 no registry, -1 it cannot be trusted, with standing_why). */
+    int standing_known;
+    const char *standing_why;
+    const char *stopped_by;        /* the loss record or revocation request that stops it, or NULL */
+    const char *stopped_kind;      /* "loss", "revocation-request" */
+    /* M8: this host's machine id (NULL: unreadable) and the token's
+     * off-premises permissions, valid from <= now < until */
+    const char *machine_id;
+    size_t npermissions;
+    const struct policy_window *permissions;
     const struct policy_environment *env;
 };
 

@@ -6,6 +6,7 @@ records_libkysorecords_la_SOURCES = \
 	records/canon.c records/canon.h \
 	records/record.c records/record.h records/validate.c \
 	records/registry.c records/registry.h \
+	records/standing.c records/standing.h \
 	records/calendar.c records/calendar.h \
 	records/facts.c records/facts.h \
 	records/sign.c records/sign.h

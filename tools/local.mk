@@ -29,6 +29,8 @@ tools_kyso_SOURCES += tools/cli/token_facts.c tools/cli/token_facts.h \
 	tools/cli/handover_cmd.c tools/cli/handover_cmd.h \
 	tools/cli/pin_reset.h tools/cli/pin_reset_request_cmd.c tools/cli/pin_reset_perform_cmd.c \
 	tools/cli/pin_reset_status_cmd.c
+tools_kyso_SOURCES += tools/cli/m7_cmds.h tools/cli/record_refs.c tools/cli/record_refs.h \
+	tools/cli/revoke_request_cmd.c tools/cli/loss_cmd.c tools/cli/off_premises_cmd.c
 # kyso record sign loads the installed module (--module overrides).
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) \
 	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'

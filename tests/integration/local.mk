@@ -23,6 +23,7 @@ INTEGRATION_TESTS = \
 	tests/integration/policy-m1-crl.sh \
 	tests/integration/policy-m4.sh \
 	tests/integration/record-handover.sh \
+	tests/integration/record-loss.sh \
 	tests/integration/record-pin-reset.sh \
 	tests/integration/record-sign.sh \
 	tests/integration/record-two-tokens.sh

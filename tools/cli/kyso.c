@@ -7,6 +7,8 @@
  *   kyso record …                the legal records: check, seal, render, sign, verify, register, list, show
  *   kyso handover KIND …         a handover record made from the token (rule M5)
  *   kyso pin-reset request | perform | status   recovering a locked token (rule M6)
+ *   kyso revoke-request, kyso loss [found]   losing a token, revoking it (rule M7)
+ *   kyso off-premises [return]   taking a token out of the office (rule M8)
  *   kyso crl update [--url URL]... [--cert FILE]... | kyso crl status
  *
  * One clear line per error on stderr, exit status non-zero. */
@@ -36,6 +38,7 @@
 #include "tools/cli/record_cmds.h"
 #include "tools/cli/crl_cmds.h"
 #include "tools/cli/handover_cmd.h"
+#include "tools/cli/m7_cmds.h"
 #include "tools/cli/pin_reset.h"
 
 static void usage(FILE *f)
@@ -55,6 +58,17 @@ static void usage(FILE *f)
           "  kyso pin-reset perform --request ID -o OUT.json [--pdf OUT.pdf] [--puk-fd N] [--new-pin-fd N]\n"
           "        [--parties FILE] [--place PLACE] [--dir DIR]\n"
           "  kyso pin-reset status [ID] [--dir DIR]\n"
+          "  kyso revoke-request --parties FILE --reason-code CODE --reason TEXT [--serial SERIAL | --reader NAME]\n"
+          "        [--loss ID] [--place PLACE] -o OUT.json [--pdf OUT.pdf]\n"
+          "  kyso loss --parties FILE --lost-at TIME --lost-place PLACE --circumstances TEXT --reported-to WHO\n"
+          "        --reported-at TIME [--serial SERIAL | --reader NAME] -o LOSS.json --revocation-out REQUEST.json\n"
+          "        [--pdf LOSS.pdf] [--revocation-pdf REQUEST.pdf]\n"
+          "  kyso loss found --loss ID --parties FILE --found-at TIME --circumstances TEXT --condition TEXT\n"
+          "        -o OUT.json [--pdf OUT.pdf]\n"
+          "  kyso off-premises --parties FILE --purpose TEXT --from TIME --to TIME --place PLACE\n"
+          "        --protection TEXT -o OUT.json [--pdf OUT.pdf]\n"
+          "  kyso off-premises return --permission ID --parties FILE --report TEXT --condition TEXT\n"
+          "        [--returned-at TIME] -o OUT.json [--pdf OUT.pdf]\n"
           "  kyso crl update [--url URL]... [--cert FILE]... [--timeout SECONDS]\n"
           "  kyso crl status\n"
           "  kyso audit init [--log FILE] [--key-out FILE]\n"
@@ -485,6 +499,12 @@ int main(int argc, char **argv)
         return pin_reset_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "handover") == 0)
         return handover_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "revoke-request") == 0)
+        return revoke_request_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "loss") == 0)
+        return loss_cmd(argc - 1, argv + 1);
+    if (strcmp(argv[1], "off-premises") == 0)
+        return off_premises_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "update") == 0)
         return crl_cmd_update(argc - 1, argv + 1);
     if (strcmp(argv[1], "crl") == 0 && argc >= 3 && strcmp(argv[2], "status") == 0)

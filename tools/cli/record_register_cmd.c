@@ -22,6 +22,7 @@
 #include "records/record.h"
 #include "records/registry.h"
 #include "tools/cli/record_make.h"
+#include "tools/cli/record_refs.h"
 #include "tools/cli/token_facts.h"
 
 static const char *member(const json_object *o, const char *key)
@@ -68,6 +69,71 @@ static bool registry_refuses(const char *dir, const json_object *o, char *why, s
     return refused;
 }
 
+/* What the kinds of rules M7 and M8 ask of the registry: the record they
+ * name is registered, of this token, and not closed already; a record
+ * that lets a token sign again (found) or sign away from the office (a
+ * permission) is signed. */
+static bool references_refuse(const json_object *o, size_t nsigs, char *why, size_t whylen)
+{
+    static const struct {
+        const char *kind, *member, *names, *closer;
+    } refs[] = {
+        { "token-found", "loss_id", "loss", "token-found" },
+        { "off-premises-return", "permission_id", "off-premises", "off-premises-return" },
+    };
+    const char *kind = member(o, "kind");
+    json_object *details = NULL, *token = NULL;
+    json_object_object_get_ex(o, "details", &details);
+    json_object_object_get_ex(o, "token", &token);
+    if ((strcmp(kind, "token-found") == 0 || strcmp(kind, "off-premises") == 0) && nsigs == 0) {
+        snprintf(why, whylen, "a %s record lets the token sign again: it is registered only signed (kyso record "
+                 "sign) by its approver", kind);
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+        if (strcmp(kind, refs[i].kind) != 0)
+            continue;
+        const char *id = member(details, refs[i].member);
+        json_object *named = NULL;
+        char found[24], rwhy[256];
+        if (cli_registered(id, refs[i].names, member(token, "serial"), &named, rwhy, sizeof(rwhy)) != 0) {
+            snprintf(why, whylen, "details.%s: %s", refs[i].member, rwhy);
+            return true;
+        }
+        json_object_put(named);
+        int seen = cli_registered_reference(refs[i].closer, refs[i].member, id, found, rwhy, sizeof(rwhy));
+        if (seen != 0) {
+            snprintf(why, whylen, "%s", seen < 0 ? rwhy : "");
+            if (seen > 0)
+                snprintf(why, whylen, "%s %s is closed already by registered record %s", refs[i].names, id, found);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A record about a lost token holds the facts of a registered record of
+ * it (or of the audit trail): there is no token to check them against. */
+static bool about_lost_token(const json_object *o, char *why, size_t whylen, bool *refused)
+{
+    json_object *details = NULL, *fs = NULL, *token = NULL;
+    json_object_object_get_ex(o, "details", &details);
+    json_object_object_get_ex(o, "token", &token);
+    *refused = false;
+    if (!details || !json_object_object_get_ex(details, "facts_source", &fs) || strcmp(member(fs, "from"), "token") == 0)
+        return false;
+    if (strcmp(member(fs, "from"), "registry") == 0) {
+        json_object *ref = NULL;
+        char rwhy[256];
+        if (cli_registered(member(fs, "ref"), NULL, member(token, "serial"), &ref, rwhy, sizeof(rwhy)) != 0) {
+            snprintf(why, whylen, "its facts are said to come from a registered record: %s", rwhy);
+            *refused = true;
+        }
+        json_object_put(ref);
+    }
+    return true;
+}
+
 int record_cmd_register(const char *path, const char *dir, json_object *o, const struct records_blob *sigs,
                         size_t nsigs)
 {
@@ -78,17 +144,24 @@ int record_cmd_register(const char *path, const char *dir, json_object *o, const
     json_object *integrity = NULL;
     json_object_object_get_ex(o, "integrity", &integrity);
 
-    if (registry_refuses(dir, o, why, sizeof(why))) {
+    bool lost_refused = false;
+    if (registry_refuses(dir, o, why, sizeof(why)) || references_refuse(o, nsigs, why, sizeof(why))) {
+        fprintf(stderr, "kyso: %s: not registered: %s\n", path, why);
+        return 1;
+    }
+    bool lost = about_lost_token(o, why, sizeof(why), &lost_refused);
+    if (lost_refused) {
         fprintf(stderr, "kyso: %s: not registered: %s\n", path, why);
         return 1;
     }
     struct cli_token ct;
-    if (cli_token_open(&ct, NULL, serial, why, sizeof(why)) != 0) {
+    memset(&ct, 0, sizeof(ct));
+    if (!lost && cli_token_open(&ct, NULL, serial, why, sizeof(why)) != 0) {
         fprintf(stderr, "kyso: %s: not registered: %s (its facts are checked against it)\n", path, why);
         return 1;
     }
-    int facts = cli_token_matches(&ct, o, why, sizeof(why));
-    struct audit_event ev = { .event = "record", .reader = ct.reader, .token = serial, .outcome = "CKR_OK",
+    int facts = lost ? 0 : cli_token_matches(&ct, o, why, sizeof(why));
+    struct audit_event ev = { .event = "record", .reader = lost ? "" : ct.reader, .token = serial, .outcome = "CKR_OK",
                               .detail = detail };
     snprintf(detail, sizeof(detail), "%s %s sha256:%s", member(o, "kind"), id, member(integrity, "sha256"));
     if (facts != 0) {
