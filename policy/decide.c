@@ -101,25 +101,30 @@ static bool token_may_sign(const struct policy_config *c, const struct policy_re
     for (size_t i = 0; rq->machine_id && i < c->nhosts; i++)
         if (strcmp(rq->machine_id, c->hosts[i]) == 0)
             return true;
-    const struct policy_window *latest = NULL;
+    /* the one to name: the latest that ended, else the next to begin */
+    const struct policy_window *ended = NULL, *next = NULL;
     for (size_t i = 0; i < rq->npermissions; i++) {
         const struct policy_window *w = &rq->permissions[i];
         if (w->from <= (int64_t)now && (int64_t)now < w->until)
             return true;
-        if (!latest || w->from > latest->from)
-            latest = w;
+        if (w->until <= (int64_t)now && (!ended || w->until > ended->until))
+            ended = w;
+        if (w->from > (int64_t)now && (!next || w->from < next->from))
+            next = w;
     }
-    char mid[16];
+    char mid[16], at[24];
     snprintf(mid, sizeof(mid), "%.12s", rq->machine_id ? rq->machine_id : "unknown");
-    if (!latest) {
+    if (!ended && !next) {
         refused(d, POLICY_REFUSE_HOST, "M8", "this host (machine id %s…) is not a registered host and the token has "
                 "no off-premises permission", mid);
-    } else {
-        char from[24], until[24];
-        day_time(latest->from, from);
-        day_time(latest->until, until);
+    } else if (ended) {
+        day_time(ended->until, at);
         refused(d, POLICY_REFUSE_HOST, "M8", "this host (machine id %s…) is not a registered host and no off-premises "
-                "permission is active now (the latest, %.24s, is for %s to %s, UTC+7)", mid, latest->id, from, until);
+                "permission is in force: %.24s ended %s (UTC+7)", mid, ended->id, at);
+    } else {
+        day_time(next->from, at);
+        refused(d, POLICY_REFUSE_HOST, "M8", "this host (machine id %s…) is not a registered host and no off-premises "
+                "permission is in force: %.24s begins %s (UTC+7)", mid, next->id, at);
     }
     return false;
 }

@@ -24,6 +24,7 @@ INTEGRATION_TESTS = \
 	tests/integration/policy-m4.sh \
 	tests/integration/record-handover.sh \
 	tests/integration/record-loss.sh \
+	tests/integration/record-off-premises.sh \
 	tests/integration/record-pin-reset.sh \
 	tests/integration/record-sign.sh \
 	tests/integration/record-two-tokens.sh

@@ -166,7 +166,7 @@ check "a time without its offset: refused" fails_saying "not a time with its off
     --reported-at 2026-12-01T09:00:00+07:00 --reader "$KYSO_READER" -o "$T/bad3.json" --revocation-out "$T/bad3r.json"
 check "a token not in a reader and never registered: refused" fails_saying "no registered record names it" \
     kyso revoke-request --parties "$parties" --reason-code retirement --reason x --serial 0000000000 -o "$T/bad4.json"
-check "found for a revocation request (not a loss): refused" fails_saying "not a loss record" \
+check "found for a revocation request (not a loss): refused" fails_saying "is of kind revocation-request, not loss" \
     kyso loss found --loss "$(jq -r .id "$T/loss-nd68-2024.rev.json")" --parties "$parties" --found-at 2026-12-02T09:00:00+07:00 \
     --circumstances x --condition x --reader "$KYSO_READER" -o "$T/bad5.json"
 check "found for the other token's loss: refused" fails_saying "not this token" \

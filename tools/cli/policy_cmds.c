@@ -59,6 +59,11 @@ static int show(void)
                                                                             "application did not give is refused)");
     for (size_t i = 0; i < c->ncrl_urls; i++)
         printf("crl url: %s\n", c->crl_urls[i]);
+    if (c->nhosts == 0)
+        printf("M8 hosts: any (no [M8] hosts: a token signs on every host)\n");
+    for (size_t i = 0; i < c->nhosts; i++)
+        printf("M8 host: %s%s  [%s]\n", c->hosts[i], i == 0 ? " (elsewhere only with an off-premises permission)" : "",
+               c->hosts_origin);
 
     printf("rules:\n");
     for (size_t i = 0; i < POLICY_NPARAMS; i++) {

@@ -106,7 +106,7 @@ int cli_registered(const char *id, const char *kind, const char *serial, json_ob
     }
     const char *k = cli_json_text(*out, "kind"), *s = cli_json_text(member(*out, "token"), "serial");
     if (kind && strcmp(k, kind) != 0)
-        snprintf(why, whylen, "record %s is a %s record, not a %s record", id, k, kind);
+        snprintf(why, whylen, "record %s is of kind %s, not %s", id, k, kind);
     else if (serial && strcmp(s, serial) != 0)
         snprintf(why, whylen, "record %s is about token %s, not this token (%s)", id, s, serial);
     else

@@ -86,8 +86,8 @@ static bool references_refuse(const json_object *o, size_t nsigs, char *why, siz
     json_object_object_get_ex(o, "details", &details);
     json_object_object_get_ex(o, "token", &token);
     if ((strcmp(kind, "token-found") == 0 || strcmp(kind, "off-premises") == 0) && nsigs == 0) {
-        snprintf(why, whylen, "a %s record lets the token sign again: it is registered only signed (kyso record "
-                 "sign) by its approver", kind);
+        snprintf(why, whylen, "%s lets the token sign again: it is registered only signed (kyso record sign) by "
+                 "its approver", strcmp(kind, "off-premises") == 0 ? "an off-premises permission" : "a found record");
         return true;
     }
     for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
