@@ -7,7 +7,8 @@
 # module's record of a signature with a certificate near its end says
 # so. kyso token due lists them, overdue first, in text and JSON, with
 # exit status 3 while a token is overdue for return (0 once the return
-# is registered); kyso token status shows the same per certificate.
+# is registered; a registered revocation request ends every certificate
+# of the token); kyso token status shows the same per certificate.
 # kyso renewal-request is made under each of the five profiles for an
 # eligible certificate (the form that profile cites, printed), refused
 # when the profile says no (too few days left under an-giang-2016 and
@@ -266,5 +267,18 @@ check "the token handed back (handover return), registered" bash -c "
 check "  kyso token due: exit status 0" exit_is 0 kyso token due
 check "  the expired certificate's token: returned today" bash -c "'$KYSO_BUILDDIR/tools/kyso' token due |
     grep -qE 'Đặng Thị Hết +${cs[exp]} +-4[01] +ended +returned $(day now) +returned\$'"
+
+# ---- a revocation request registered: every certificate of the token has ended ----
+check "a revocation request for the token (kyso revoke-request), registered" bash -c "
+    '$KYSO_BUILDDIR/tools/kyso' revoke-request --parties '$parties' --reason-code post_changed \
+        --reason 'Chuyển công tác' --reader '$KYSO_READER' -o '$T/revoke.json' &&
+    '$KYSO_BUILDDIR/tools/kyso' record register '$T/revoke.json'"
+"$KYSO_BUILDDIR/tools/kyso" token due --json >"$T/due3.json"
+check "  the 90-day certificate ended today by its revocation; its token is back already" \
+    jq -e --arg c "${sha[d90]}" --arg d "$(day now)" '.items[] | select(.cert_sha256 == $c) |
+        .ended and .ended_day == $d and .renewal.state == "ended" and (.renewal.why | test("revocation registered")) and
+        .return.returned and .status == "returned" and .days_left == 90' "$T/due3.json"
+check "  a renewal request for it is refused now" one_line_refusal "$T/r7.json" request "$T/r7.json" d90 renewal
+check "  as ended" grep -q "the certificate ended on $(day now) (revocation registered)" "$T/stderr"
 check "the audit trail verifies" kyso audit verify --log "$KYSO_AUDIT_LOG" --key "$KYSO_AUDIT_KEY"
 finish
