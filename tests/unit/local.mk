@@ -122,13 +122,25 @@ tests_unit_test_records_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 tests_unit_test_records_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_records_LDADD = records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 
+# What is due (records/deadlines): rules M10 and M11 under the five
+# profiles on the working-day calendar, the registry's facts, the audit
+# trail's certificates.
+UNIT_TESTS += tests/unit/test_deadlines
+tests_unit_test_deadlines_SOURCES = tests/unit/test_deadlines.c
+tests_unit_test_deadlines_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
+	-DKYSO_TEST_VECTORS='"$(abs_top_srcdir)/test-vectors"' \
+	-DKYSO_HOLIDAYS='"$(abs_top_srcdir)/records/holidays-vn.txt"'
+tests_unit_test_deadlines_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_deadlines_LDADD = records/libkysodue.la records/libkysorecords.la policy/libkysopolicy.la \
+	audit/libkysoreport.la audit/libkysoaudit.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+
 # The printed record (records/render): the samples of test-vectors/records
 # and a hostile record as PDFs, their text through pdftotext, page 1 against
 # a reference picture (KYSO_REGEN_REFERENCES=1 rewrites the references).
 check_PROGRAMS += tests/records_render
 tests_records_render_SOURCES = tests/records_render.c
 tests_records_render_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
-tests_records_render_LDADD = records/libkysorender.la $(JSONC_LIBS)
+tests_records_render_LDADD = records/libkysorender.la records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 TESTS += tests/unit/records-render.sh
 EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp tests/unit/pngdiff.py \
 	test-vectors/records/sample-pin-reset-request.json test-vectors/records/sample-handover.json \

@@ -154,7 +154,8 @@ static void test_validation_lines(void **state)
     expect_problem(o, "details.pin_tries_left: must be an integer");
     expect_problem(o, "record: no canonical form: a number is not an integer (the schema has only integers)");
     json_object_object_add(o, "kind", json_object_new_string("loan"));
-    expect_problem(o, "kind: must be one of pin-reset-request, pin-reset-done, handover, not \"loan\"");
+    expect_problem(o, "kind: must be one of pin-reset-request, pin-reset-done, handover, revocation-request, loss, "
+                      "token-found, off-premises, off-premises-return, renewal-request, not \"loan\"");
     json_object_object_add(o, "id", json_object_new_string("KR-20261203-5C1E9A07"));
     expect_problem(o, "id: must be KR-YYYYMMDD-xxxxxxxx (a real date, 8 lowercase hex), not \"KR-20261203-5C1E9A07\"");
     json_object_object_add(o, "profile", json_object_new_string("nd99"));
