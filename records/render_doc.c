@@ -307,7 +307,7 @@ static void tries(struct bctx *b, const char *label, int64_t n)
 
 /* The Vietnamese words of a revocation reason (Điều 17, Nghị định
  * 68/2024), or NULL. */
-static const char *revocation_reason_name(const char *code)
+const char *rdoc_revocation_reason(const char *code)
 {
     static const char *const map[][2] = {
         {"expiry", "Chứng thư số hết hạn"},
@@ -364,7 +364,7 @@ static void build_more_details(struct bctx *b, const json_object *d, const char 
         json_object *dv = NULL;
         bool has_loss = json_object_object_get_ex(d, D, &dv) && json_object_object_get_ex(dv, "loss_id", NULL);
         const char *loss = has_loss ? str(b, d, D, "loss_id") : NULL;
-        const char *rn = b->failed ? "" : revocation_reason_name(code);
+        const char *rn = b->failed ? "" : rdoc_revocation_reason(code);
         if (!rn)
             fail(b, "record: member details.reason_code is not a known reason");
         if (b->failed)
@@ -450,6 +450,22 @@ static void build_more_details(struct bctx *b, const json_object *d, const char 
     }
 }
 
+/* The Vietnamese words of a handover's kind, or NULL. */
+const char *rdoc_handover_kind(const char *kind)
+{
+    static const char *const kinds[][2] = {
+        {"issue", "Giao thiết bị lần đầu"},
+        {"custodian_change", "Thay đổi người quản lý, sử dụng thiết bị"},
+        {"return", "Trả lại thiết bị (chứng thư số hết hạn hoặc bị thu hồi)"},
+        {"repair", "Giao sửa chữa, bảo hành"},
+        {"other", "Khác"},
+    };
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i][0]) == 0)
+            return kinds[i][1];
+    return NULL;
+}
+
 static void build_details(struct bctx *b, const json_object *rec, const char *kind)
 {
     const json_object *d = obj(b, rec, "", "details");
@@ -465,23 +481,13 @@ static void build_details(struct bctx *b, const json_object *rec, const char *ki
         add_para(b, RP_TEXT, "Đề nghị cơ quan có thẩm quyền khôi phục thiết bị lưu khóa bí mật nêu trên. "
                              "Người đề nghị cam đoan các thông tin trên là đúng sự thật.");
     } else if (strcmp(kind, "handover") == 0) {
-        static const char *const kinds[][2] = {
-            {"issue", "Giao thiết bị lần đầu"},
-            {"custodian_change", "Thay đổi người quản lý, sử dụng thiết bị"},
-            {"return", "Trả lại thiết bị (chứng thư số hết hạn hoặc bị thu hồi)"},
-            {"repair", "Giao sửa chữa, bảo hành"},
-            {"other", "Khác"},
-        };
         const char *hk = str(b, d, "details", "handover_kind"), *reason = str(b, d, "details", "reason");
         /* (the written permission is optional but for a custodian change) */
         json_object *pv = NULL;
         bool has_perm = json_object_object_get_ex(d, "details", &pv) && json_object_object_get_ex(pv, "permission_ref", NULL);
         const char *cond = str(b, d, "details", "condition");
         const char *perm = has_perm ? str(b, d, "details", "permission_ref") : "";
-        const char *hkn = NULL;
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (strcmp(hk, kinds[i][0]) == 0)
-                hkn = kinds[i][1];
+        const char *hkn = rdoc_handover_kind(hk);
         if (!b->failed && !hkn)
             fail(b, "record: member details.handover_kind is not a known kind");
         if (b->failed)

@@ -6,6 +6,7 @@
 #define KYSO_RECORDS_RENDER_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 enum rpara_style {
@@ -69,6 +70,21 @@ void rdoc_add(struct rdoc *d, enum rpara_style style, char *markup);
 void rdoc_add_plain(struct rdoc *d, enum rpara_style style, const char *plain);
 void rdoc_add_item(struct rdoc *d, const char *plain);
 void rdoc_add_sig(struct rdoc *d, const char *caption, const char *name);
+
+/* render_doc.c: the Vietnamese words of a handover kind ("return") and of
+ * a revocation reason code (Điều 17 of Nghị định 68/2024), or NULL. */
+const char *rdoc_handover_kind(const char *kind);
+const char *rdoc_revocation_reason(const char *code);
+
+/* render_report_registry.c: sections 5 and 6 of the periodic report (the
+ * registry's records of the period, the tokens due back); *section is the
+ * number of the last section written, advanced. */
+struct records_report_in;
+void rreport_registry(struct rdoc *d, const struct records_report_in *in, int *section);
+/* render_report.c: s cut to at most max bytes at a character boundary,
+ * with "…" when cut (g_free it); n with a dot every three digits. */
+char *rreport_clip(const char *s, size_t max);
+char *rreport_num(uint64_t n);
 
 /* The longest string member the renderer takes (bytes). */
 #define RDOC_MAX_STRING 4096
