@@ -140,7 +140,7 @@ tests_unit_test_deadlines_LDADD = records/libkysodue.la records/libkysorecords.l
 check_PROGRAMS += tests/records_render
 tests_records_render_SOURCES = tests/records_render.c
 tests_records_render_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
-tests_records_render_LDADD = records/libkysorender.la $(JSONC_LIBS)
+tests_records_render_LDADD = records/libkysorender.la records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 TESTS += tests/unit/records-render.sh
 EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp tests/unit/pngdiff.py \
 	test-vectors/records/sample-pin-reset-request.json test-vectors/records/sample-handover.json \
