@@ -212,15 +212,13 @@ static int load_one(const char *id, json_object *obj, const char *problem, void 
     size_t n = certs && json_object_is_type(certs, json_type_array) ? json_object_array_length(certs) : 0;
     struct due_event e;
     memset(&e, 0, sizeof(e));
-    const char *when = text(created, "time");
-    char date[11] = "";
-    if (strlen(when) >= 10)
-        memcpy(date, when, 10);
-    if (!due_copy(e.token, sizeof(e.token), token) || records_date_parse(date, &e.day) != 0 ||
-        records_time_parse(when, &e.time) != 0) {
+    /* The day in Vietnam it was made (whatever offset created.time was
+     * written with): the days of the deadlines are Vietnam's. */
+    if (!due_copy(e.token, sizeof(e.token), token) || records_time_parse(text(created, "time"), &e.time) != 0) {
         snprintf(c->why, c->whylen, "the registry: %s: a token serial or a creation time this tool cannot hold", id);
         return -1;
     }
+    e.day = records_local_day(e.time);
     for (size_t i = 0; i < n; i++)
         if (add_cert(c, id, token, json_object_array_get_idx(certs, i)) != 0)
             return -1;

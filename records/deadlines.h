@@ -42,6 +42,11 @@ struct records_due {
     bool overdue;                   /* ended, not returned, past return_deadline */
 };
 
+/* How many days before the last renewal day (or, when the profile names
+ * none, before expiry) the tools and the module's signatures start
+ * saying that a renewal is due. */
+#define RECORDS_RENEWAL_NOTICE_DAYS 30
+
 /* The answer at now (epoch seconds) under profile p with calendar cal.
  * Days are local days in Vietnam (UTC+7). days_left is floor((not_after -
  * now) / 86400); a renewal is eligible while days_left is at least the
@@ -69,7 +74,8 @@ const char *records_renewal_name(enum records_renewal r);
  * revocation request (naming it, or naming no certificate) or a loss of
  * its token was registered, and the day its token was handed back (the
  * first return handover on or after the end, or the token's latest
- * handover when that is a return). 0, or -1 with one line in why: the
+ * handover when that is a return); a record's day is the day in Vietnam
+ * of its created.time, and records made after now do not count. 0, or -1 with one line in why: the
  * registry cannot be read, or a record in it does not load (it could be
  * the one that matters). */
 int records_due_facts(const char *registry_dir, const char *token_serial, const char *cert_sha256,

@@ -31,7 +31,7 @@ struct due_event {
     char token[64];
     char cn[512];
     char sha256[65];
-    int64_t day;            /* the local date created.time writes */
+    int64_t day;            /* the day in Vietnam created.time is in */
     int64_t time;           /* created.time, epoch seconds */
     bool is_return;
 };
