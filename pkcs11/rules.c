@@ -29,6 +29,8 @@
 #include "policy/crl.h"
 #include "policy/decide.h"
 #include "policy/trust.h"
+#include "records/deadlines.h"
+#include "records/record.h"
 #include "records/registry.h"
 
 /* ------------------------------------------------- M4: the custodian */
@@ -278,6 +280,41 @@ void p11_rules_idle_check(struct p11_slot *slot)
     slot->last_use = now;
 }
 
+/* ------------------------------------------ M10: renewal before expiry */
+
+/* The note a signature's record gets when its certificate comes near
+ * the end: from RECORDS_RENEWAL_NOTICE_DAYS before the profile's last
+ * renewal day (or before expiry, when the profile names no number of
+ * days). Computed from not_after alone, which the decision read from the
+ * certificate it parsed (and keeps parsed): no file is read. */
+static void renewal_note(const struct policy_profile *p, time_t not_after, time_t now, char *out, size_t len)
+{
+    struct records_cert_facts f = { .not_after = (int64_t)not_after, .revoked_day = -1, .returned_day = -1 };
+    struct records_due d;
+    out[0] = '\0';
+    records_due_compute(p, NULL, &f, (int64_t)now, &d);
+    if (d.ended)
+        return;
+    int64_t today = records_local_day((int64_t)now);
+    char end[11], last[11];
+    records_date_format(records_local_day((int64_t)not_after), end);
+    if (d.renewal_last_day < 0) {
+        if (d.days_left <= RECORDS_RENEWAL_NOTICE_DAYS)
+            snprintf(out, len, "certificate expires in %lld days (%s); renewal request due now (%s: per law)",
+                     (long long)d.days_left, end, p->id);
+        return;
+    }
+    if (d.renewal_last_day - today > RECORDS_RENEWAL_NOTICE_DAYS)
+        return;
+    records_date_format(d.renewal_last_day, last);
+    if (d.renewal == RECORDS_RENEWAL_ELIGIBLE)
+        snprintf(out, len, "certificate expires in %lld days (%s); renewal request due by %s (%s)",
+                 (long long)d.days_left, end, last, p->id);
+    else
+        snprintf(out, len, "certificate expires in %lld days (%s); too late to request renewal since %s (%s)",
+                 (long long)d.days_left, end, last, p->id);
+}
+
 CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record *refusal, char *warning,
                         size_t warning_len)
 {
@@ -310,9 +347,18 @@ CK_RV p11_policy_decide(const struct p11_signature_event *ev, struct p11_record 
     struct policy_config *c = policy_config_acquire();
     policy_decide(c, &rq, &d);
     configure_audit(c); /* the configuration may have changed */
+    const struct policy_profile *profile = c ? c->profile : NULL; /* (a static table) */
     policy_config_release(c);
-    if (warning && warning_len)
-        snprintf(warning, warning_len, "%s", d.allowed ? d.warning : "");
+    if (warning && warning_len) {
+        char note[160] = "";
+        if (d.allowed && ev->kind == P11_SIGN && d.cert_not_after > 0 && profile) {
+            renewal_note(profile, d.cert_not_after, time(NULL), note, sizeof(note));
+            if (note[0])
+                p11_debug("policy: %s", note);
+        }
+        snprintf(warning, warning_len, "%s%s%s", d.allowed ? d.warning : "", d.allowed && d.warning[0] && note[0] ? "; " : "",
+                 note);
+    }
     if (d.allowed)
         return CKR_OK;
     /* A certificate that may not be used must not look like a wrong PIN:

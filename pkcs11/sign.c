@@ -389,7 +389,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
     CK_RV rv = prepare_sign_input(op, k, in, &input_len);
     struct p11_signature_event ev = { .slot = slot, .key = k, .kind = P11_SIGN, .mechanism = op->mechanism,
                                       .digest = in->sha256, .input_len = input_len };
-    char warning[160] = "";
+    char warning[sizeof(rec->detail)] = "";
     if (rv == CKR_OK)
         rv = p11_policy_decide(&ev, rec, warning, sizeof(warning));
     if (rv == CKR_OK) {

@@ -134,5 +134,6 @@ void policy_decide(const struct policy_config *c, const struct policy_request *r
         }
     }
     snprintf(d->warning, sizeof(d->warning), "%s", v.warning);
+    d->cert_not_after = rq->cert_der ? v.not_after : 0;
     d->allowed = true;
 }

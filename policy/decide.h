@@ -55,6 +55,7 @@ struct policy_decision {
     char rule[8];                  /* when refused: "M1" … "M16", or "CONF" */
     char detail[192];              /* when refused: why, one line */
     char warning[160];             /* allowed, with a note for the record (a stale CRL under warn) */
+    time_t cert_not_after;         /* allowed: the end of the certificate's validity (0: no certificate) */
 };
 
 /* Decides under configuration c (NULL: refused); never fails open: a

@@ -29,11 +29,13 @@ tools_kyso_SOURCES += tools/cli/token_facts.c tools/cli/token_facts.h \
 	tools/cli/record_make.c tools/cli/record_make.h \
 	tools/cli/handover_cmd.c tools/cli/handover_cmd.h \
 	tools/cli/pin_reset.h tools/cli/pin_reset_request_cmd.c tools/cli/pin_reset_perform_cmd.c \
-	tools/cli/pin_reset_status_cmd.c
+	tools/cli/pin_reset_status_cmd.c \
+	tools/cli/token_due_cmd.c tools/cli/token_due_cmd.h \
+	tools/cli/renewal_request_cmd.c tools/cli/renewal_request_cmd.h
 # kyso record sign loads the installed module (--module overrides).
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) \
 	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'
-tools_kyso_LDADD = records/libkysorender.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) $(LIBUSB_LIBS) -ldl
+tools_kyso_LDADD = records/libkysorender.la records/libkysodue.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) $(LIBUSB_LIBS) -ldl
 
 EXTRA_DIST += tools/demo.sh
 # The demo: the virtual token used by unmodified clients (see README.md).
@@ -57,3 +59,5 @@ tools_kyso_auditd_LDADD = audit/libkysoaudit.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket
 # kyso crl update every 6 hours: the CRL cache's systemd units.
 EXTRA_DIST += tools/systemd/kyso-crl-update.service tools/systemd/kyso-crl-update.timer
+# kyso token due every day: the renewal and return deadlines in the journal.
+EXTRA_DIST += tools/systemd/kyso-token-due.service tools/systemd/kyso-token-due.timer

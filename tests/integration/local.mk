@@ -25,6 +25,7 @@ INTEGRATION_TESTS = \
 	tests/integration/record-handover.sh \
 	tests/integration/record-pin-reset.sh \
 	tests/integration/record-sign.sh \
+	tests/integration/record-due.sh \
 	tests/integration/record-two-tokens.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh tests/with-token tests/valgrind.supp tests/tsan.supp
@@ -117,6 +118,7 @@ tests/integration/module-pinentry.log: tests/integration/p11_context_free tests/
 tests/integration/module-java.log: tests/pinentry-script pkcs11/kyso-pkcs11.la
 tests/integration/record-sign.log: tools/kyso pkcs11/kyso-pkcs11.la
 tests/integration/record-handover.log tests/integration/record-pin-reset.log tests/integration/policy-m4.log \
+	tests/integration/record-due.log \
 	tests/integration/record-two-tokens.log: tools/kyso pkcs11/kyso-pkcs11.la
 # The printed periodic report (kyso audit report --format pdf): a synthetic
 # half-year log sealed as a real chain (audit_reseal), verified and damaged;

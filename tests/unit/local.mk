@@ -129,6 +129,18 @@ tests_unit_test_records_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 tests_unit_test_records_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_records_LDADD = records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
 
+# What is due (records/deadlines): rules M10 and M11 under the five
+# profiles on the working-day calendar, the registry's facts, the audit
+# trail's certificates.
+UNIT_TESTS += tests/unit/test_deadlines
+tests_unit_test_deadlines_SOURCES = tests/unit/test_deadlines.c
+tests_unit_test_deadlines_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
+	-DKYSO_TEST_VECTORS='"$(abs_top_srcdir)/test-vectors"' \
+	-DKYSO_HOLIDAYS='"$(abs_top_srcdir)/records/holidays-vn.txt"'
+tests_unit_test_deadlines_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_deadlines_LDADD = records/libkysodue.la records/libkysorecords.la policy/libkysopolicy.la \
+	audit/libkysoreport.la audit/libkysoaudit.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+
 # The printed record (records/render): the samples of test-vectors/records
 # and a hostile record as PDFs, their text through pdftotext, page 1 against
 # a reference picture (KYSO_REGEN_REFERENCES=1 rewrites the references).

@@ -1,6 +1,8 @@
 /* kyso: the command-line tool around the token.
  *
- *   kyso token status            readers, tokens, keys, certificates, PIN tries
+ *   kyso token status            readers, tokens, keys, certificates, PIN tries, what is due
+ *   kyso token due               every token and certificate known: renewal and return deadlines (M10, M11)
+ *   kyso renewal-request …       a renewal or information-change request made from the token (M10)
  *   kyso cert import FILE [--system]
  *   kyso cert list [--system]
  *   kyso policy show | check     the rules in force, and whether root's configuration is sound
@@ -37,11 +39,15 @@
 #include "tools/cli/crl_cmds.h"
 #include "tools/cli/handover_cmd.h"
 #include "tools/cli/pin_reset.h"
+#include "tools/cli/renewal_request_cmd.h"
+#include "tools/cli/token_due_cmd.h"
 
 static void usage(FILE *f)
 {
     fputs("usage:\n"
           "  kyso token status\n"
+          "  kyso token due [--json] [--log FILE]... [--at TIME] [--dir DIR]\n"
+          "        (exit 0 nothing overdue, 1 error, 3 a token is overdue for return)\n"
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
           "  kyso policy show | check\n"
@@ -50,6 +56,8 @@ static void usage(FILE *f)
           "        --condition TEXT [--permission-ref TEXT] [--place PLACE] [--reader NAME] -o OUT.json [--pdf OUT.pdf]\n"
           "  kyso record sign FILE [--module PATH] [--slot ID] [--key-id HEX] [--pin-fd N] [-o OUT]\n"
           "  kyso record verify FILE|ID [--dir DIR] [--sig P7S]...\n"
+          "  kyso renewal-request --parties FILE --change renewal|info-change --requested TEXT --reason TEXT\n"
+          "        [--cert SHA256-PREFIX|SERIAL] [--reader NAME] [--place PLACE] -o OUT.json [--pdf OUT.pdf]\n"
           "  kyso pin-reset request --parties FILE [--reason TEXT] [--place PLACE] [--reader NAME] -o OUT.json\n"
           "        [--pdf OUT.pdf]\n"
           "  kyso pin-reset perform --request ID -o OUT.json [--pdf OUT.pdf] [--puk-fd N] [--new-pin-fd N]\n"
@@ -239,6 +247,7 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
         if (k->cert) {
             print_cert("    ", k->cert, k->cert_len);
             print_verdict("    ", k->cert, k->cert_len, k->sign);
+            token_due_print_cert("    ", t.info.serial, k->cert, k->cert_len);
             continue;
         }
         struct certstore_match m;
@@ -250,6 +259,7 @@ static void token_status(const char *reader, struct pcsc_context *ctx)
             printf("    certificate from the local store (%s):\n", m.scope == CERTSTORE_SYSTEM ? "system" : "user's");
             print_cert("    ", m.der, m.len);
             print_verdict("    ", m.der, m.len, k->sign);
+            token_due_print_cert("    ", t.info.serial, m.der, m.len);
             free(m.der);
         } else if (k->needs_certificate) {
             printf("    NO CERTIFICATE: the token's copy cannot be read and %s;\n    signing is refused until "
@@ -473,6 +483,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "token") == 0 && argc == 3 && strcmp(argv[2], "status") == 0)
         return cmd_token_status();
+    if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "due") == 0)
+        return token_due_cmd(argc - 2, argv + 2, default_log());
+    if (strcmp(argv[1], "renewal-request") == 0)
+        return renewal_request_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "cert") == 0)
         return cmd_cert(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0)
