@@ -6,7 +6,12 @@
  * linked to the previous line and sealed with the forward-secure MAC of
  * audit/README.md, exactly as the writer would have.
  *
- *   audit_reseal KEY-OUT < RECORDS > LOG
+ *   audit_reseal KEY-FILE < RECORDS > LOG
+ *
+ * KEY-FILE: the auditor's key (64 hex digits) when the file exists, so that
+ * the same records make the same log (reference pictures); else a random
+ * key is made and written there. The chain's log_id is derived from the
+ * first record's time.
  *
  * Each input line must start {"v":1,"seq":N, and end ,"prev":"<64 hex>","mac":"<64 hex>"}. */
 #include "config.h"
@@ -14,9 +19,11 @@
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/internal.h"
@@ -51,21 +58,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: audit_reseal KEY-OUT < RECORDS > LOG\n");
         return 2;
     }
-    if (RAND_bytes(key, sizeof key) != 1)
-        return 1;
-    char hex[2 * AUDIT_KEY_LEN + 1];
-    audit_hex(key, sizeof key, hex);
-    FILE *k = fopen(argv[1], "wx");
-    if (!k || fprintf(k, "%s\n", hex) < 0 || fclose(k) != 0) {
-        fprintf(stderr, "audit_reseal: cannot write %s\n", argv[1]);
-        return 1;
+    char err[300];
+    if (access(argv[1], F_OK) == 0) {
+        if (audit_read_key_file(argv[1], key, err, sizeof err) != 0) {
+            fprintf(stderr, "audit_reseal: %s\n", err);
+            return 1;
+        }
+    } else {
+        char hex[2 * AUDIT_KEY_LEN + 1];
+        if (RAND_bytes(key, sizeof key) != 1)
+            return 1;
+        audit_hex(key, sizeof key, hex);
+        FILE *k = fopen(argv[1], "wx");
+        bool ok = k && fprintf(k, "%s\n", hex) > 0;
+        if (k && fclose(k) != 0)
+            ok = false;
+        OPENSSL_cleanse(hex, sizeof hex);
+        if (!ok) {
+            fprintf(stderr, "audit_reseal: cannot write %s\n", argv[1]);
+            return 1;
+        }
     }
-    OPENSSL_cleanse(hex, sizeof hex);
-    uint8_t id[16];
-    char log_id[2 * sizeof id + 1];
-    if (RAND_bytes(id, sizeof id) != 1)
-        return 1;
-    audit_hex(id, sizeof id, log_id);
     memset(prev, 0, sizeof prev);
     bool first = true;
     while (fgets(in, sizeof in, stdin)) {
@@ -84,6 +97,10 @@ int main(int argc, char **argv)
             const char *t = strstr(in, "\"time\":\"");
             if (!t || strlen(t) < 8 + 24)
                 return 1;
+            uint8_t h[AUDIT_HASH_LEN];
+            char log_id[2 * AUDIT_HASH_LEN + 1];
+            audit_line_hash(t, 8 + 24, h);
+            audit_hex(h, sizeof h, log_id);
             int n = snprintf(head, sizeof head,
                              "\"time\":\"%.24s\",\"event\":\"log_start\",\"host\":\"pc-00\",\"module\":\"0.1.0\","
                              "\"outcome\":\"CKR_OK\",\"log_id\":\"%.32s\"",

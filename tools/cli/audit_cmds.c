@@ -68,8 +68,8 @@ static const char report_help[] =
     "  root's), tokens due back, the next period's plan where the profile asks for one.\n"
     "  With --key (the auditor's key, as kyso audit verify) the logs are verified first\n"
     "  and a log that does not verify is stated in bold on page 1; without it the\n"
-    "  report says they could not be checked. The text, csv and json reports verify\n"
-    "  nothing: run kyso audit verify.\n";
+    "  report says they could not be checked (exit status 3: written, but a log does\n"
+    "  not verify). The text, csv and json reports verify nothing: run kyso audit verify.\n";
 
 __attribute__((format(printf, 2, 3))) static int bad_usage(const char *cmd, const char *fmt, ...)
 {
@@ -485,12 +485,18 @@ int audit_cmd_report(int argc, char **argv, const char *default_log)
                                       .nlogs = a->nlogs, .profile = conf.profile, .agency_name = conf.agency_name,
                                       .agency_parent = conf.agency_parent, .province = conf.province,
                                       .out_path = a->out_path };
-        rc = audit_report_pdf(&in, &a->pdf, err, sizeof(err)) != 0 ? fail_line(cmd, err) : 0;
+        int written = audit_report_pdf(&in, &a->pdf, err, sizeof(err));
         audit_report_free(rep);
-        if (rc == 0) {
-            scan_notes(cmd, &st);
-            fprintf(stderr, "kyso: audit report: %s written (period %s)\n", a->out_path, period.name);
+        if (written < 0) {
+            rc = fail_line(cmd, err);
+            goto out;
         }
+        scan_notes(cmd, &st);
+        fprintf(stderr, "kyso: audit report: %s written (period %s)\n", a->out_path, period.name);
+        /* Written, but it reports on a log that does not verify: status 3. */
+        rc = written ? 3 : 0;
+        if (written)
+            fail_line(cmd, err);
         goto out;
     }
     /* The output is opened only now: a failed read leaves no half report. */

@@ -184,7 +184,7 @@ int audit_report_pdf(const struct audit_pdf_input *in, const struct audit_pdf_op
         .records = reg.recs,
         .nrecords = reg.n,
     };
-    audit_report_due(&r, in->logs, in->nlogs, o->now);
+    audit_report_due(&r, none ? NULL : dir, in->logs, in->nlogs, o->now);
     if (!r.place || !*r.place) {
         snprintf(err, errlen, "where the report is made is unknown: --place PLACE, or [agency] province in kyso.conf");
         goto out;
@@ -197,6 +197,13 @@ int audit_report_pdf(const struct audit_pdf_input *in, const struct audit_pdf_op
     }
     audit_report_due_free(&r);
     rc = 0;
+    for (size_t i = 0; i < in->nlogs; i++)
+        if (logs[i].check == RECORDS_LOG_BROKEN) {
+            snprintf(err, errlen, "%s does not verify (%s): the report says so on its first page", logs[i].name,
+                     logs[i].note);
+            rc = 1;
+            break;
+        }
 out:
     if (reg.recs)
         for (size_t i = 0; i < reg.n; i++)

@@ -32,13 +32,16 @@ struct audit_pdf_input {
     const char *out_path;
 };
 
-/* Writes the PDF at in->out_path (whole or not at all). 0, or -1 with one
- * line in err. */
+/* Writes the PDF at in->out_path (whole or not at all). 0; 1 when it was
+ * written but a log does not verify (err says which); or -1 with one line
+ * in err (nothing written). */
 int audit_report_pdf(const struct audit_pdf_input *in, const struct audit_pdf_options *o, char *err, size_t errlen);
 
 /* tools/cli/audit_report_due.c: fills r's tokens due back (due_known,
- * due_note, due, ndue) at now from the registry and the logs; frees them. */
-void audit_report_due(struct records_report_in *r, const char *const *logs, size_t nlogs, int64_t now);
+ * due_note, due, ndue) at now (ms) from the registry (NULL: none) and the
+ * logs; frees them. */
+void audit_report_due(struct records_report_in *r, const char *registry, const char *const *logs, size_t nlogs,
+                      int64_t now);
 void audit_report_due_free(struct records_report_in *r);
 
 #endif
