@@ -19,6 +19,7 @@ noinst_LTLIBRARIES += audit/libkysoreport.la
 audit_libkysoreport_la_SOURCES = \
 	audit/report.h audit/report_int.h \
 	audit/report_text.c \
+	audit/report_period.c \
 	audit/report_scan.c \
 	audit/report_filter.c \
 	audit/report_aggregate.c \

@@ -36,6 +36,25 @@ struct audit_period {
  * Returns 0, or -1 with one line in err. */
 int audit_period_parse(const char *text, struct audit_period *p, char *err, size_t errlen);
 
+/* The reporting period a regulation profile asks for (rule M9), counted
+ * in Vietnam's local time (UTC+07:00, no daylight saving): months is 6
+ * (halves: 1/1–30/6 "2026-H1", 1/7–31/12 "2026-H2") or 12 (calendar
+ * years "2026"); due ("15/11", or NULL) makes a 12-month year end on that
+ * day, so that year Y runs from the day after due in Y-1 to due in Y
+ * ("2026 (16/11/2025–15/11/2026)"). which: the last complete period
+ * before now (ms since 1970), or the one now is in. The name says the
+ * dates. Returns 0, or -1 with one line in err (months not 6 or 12, due
+ * not DD/MM). */
+enum audit_period_which { AUDIT_PERIOD_PREVIOUS, AUDIT_PERIOD_CURRENT };
+#define AUDIT_VN_OFFSET_MS (7 * 3600000LL)
+int audit_period_for_profile(int months, const char *due, int64_t now, enum audit_period_which which,
+                             struct audit_period *p, char *err, size_t errlen);
+/* "dd/mm/yyyy" of the Vietnam-local day of ms (out: at least 16 bytes). */
+void audit_vn_date(int64_t ms, char *out, size_t outlen);
+/* True when the period covers a whole year or more (the yearly report,
+ * which some profiles want with a plan for the next year). */
+bool audit_period_is_year(const struct audit_period *p);
+
 /* ---- lines ---- */
 
 /* Longest line accepted (the writer's lines are at most AUDIT_MAX_LINE);
@@ -271,6 +290,24 @@ bool audit_report_get(const struct audit_report *rep, enum audit_report_table t,
 /* Distinct keys in a table (without the "(other)" row), and the records
  * summed in "(other)" because the table was full. */
 size_t audit_report_keys(const struct audit_report *rep, enum audit_report_table t, uint64_t *other_records);
+/* The totals, in the order every format writes them: row i's value, its
+ * Vietnamese label and its name in CSV and JSON ("signatures_made"). */
+size_t audit_report_total_rows(void);
+uint64_t audit_report_total(const struct audit_report *rep, size_t i, const char **label, const char **name);
+/* One row of a table, for writers outside this library (the printed
+ * report): keys and descriptive fields as the JSON names them (NULL:
+ * absent), its counts; other: the "(other)" row of keys beyond the limit. */
+struct audit_report_row {
+    const char *k[3];
+    const char *extra[2];
+    struct audit_report_counts c;
+    bool other;
+};
+/* The rows of table t in the report's order (by records, most first; the
+ * rules by number), "(other)" last. *rows (the caller frees it; its
+ * strings live as long as rep) is set. Returns their number, or -1 (out of
+ * memory). */
+long audit_report_rows(const struct audit_report *rep, enum audit_report_table t, struct audit_report_row **rows);
 /* Writes the report. files: the logs read; st: what the scan saw.
  * Returns 0, or -1 if writing failed. */
 int audit_report_write(const struct audit_report *rep, FILE *out, enum audit_report_format format,

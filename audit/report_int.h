@@ -10,6 +10,10 @@
 #include "audit/report.h"
 
 /* report_text.c */
+/* The calendar (proleptic Gregorian): days since 1970-01-01 of a date, and back. */
+int64_t report_days_from_civil(int64_t y, int m, int d);
+void report_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+int report_month_days(int64_t y, int m);
 /* Columns that clean text takes on a terminal. */
 size_t report_text_width(const char *s);
 /* s made safe to show on a terminal ('?' for what is not). */

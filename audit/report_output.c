@@ -292,21 +292,22 @@ static void text_table(FILE *out, const struct audit_report *rep, enum audit_rep
 static const struct {
     const char *vi_en, *csv;
     size_t off;
+    const char *vi; /* the printed report's label */
 } total_rows[] = {
-    { "Chữ ký đã tạo (signatures made)", "signatures_made", offsetof(struct audit_report_totals, signed_ok) },
+    { "Chữ ký đã tạo (signatures made)", "signatures_made", offsetof(struct audit_report_totals, signed_ok), "Chữ ký đã tạo" },
     { "Ký không thành công (signatures failed)", "signatures_failed",
-      offsetof(struct audit_report_totals, sign_failed) },
-    { "Bị từ chối theo quy tắc (refused by a rule)", "refusals", offsetof(struct audit_report_totals, refused) },
-    { "Giải mã (decryptions)", "decryptions", offsetof(struct audit_report_totals, decrypt) },
-    { "Dẫn xuất khóa (key derivations)", "derivations", offsetof(struct audit_report_totals, derive) },
-    { "Nhập sai PIN (PIN failures)", "pin_failures", offsetof(struct audit_report_totals, pin_failures) },
-    { "Khóa PIN (PIN lock-outs)", "pin_lockouts", offsetof(struct audit_report_totals, pin_locked) },
-    { "Đổi PIN (PIN changes)", "pin_changes", offsetof(struct audit_report_totals, pin_changes) },
-    { "Mở khóa PIN (PIN unblocks)", "pin_unblocks", offsetof(struct audit_report_totals, pin_unblocks) },
-    { "Ghi quản trị (admin writes)", "admin_writes", offsetof(struct audit_report_totals, admin_writes) },
-    { "Lỗi khác (other failures)", "other_failures", offsetof(struct audit_report_totals, other_failed) },
+      offsetof(struct audit_report_totals, sign_failed), "Ký không thành công" },
+    { "Bị từ chối theo quy tắc (refused by a rule)", "refusals", offsetof(struct audit_report_totals, refused), "Bị từ chối theo quy tắc" },
+    { "Giải mã (decryptions)", "decryptions", offsetof(struct audit_report_totals, decrypt), "Giải mã" },
+    { "Dẫn xuất khóa (key derivations)", "derivations", offsetof(struct audit_report_totals, derive), "Dẫn xuất khóa" },
+    { "Nhập sai PIN (PIN failures)", "pin_failures", offsetof(struct audit_report_totals, pin_failures), "Nhập sai PIN" },
+    { "Khóa PIN (PIN lock-outs)", "pin_lockouts", offsetof(struct audit_report_totals, pin_locked), "Khóa PIN" },
+    { "Đổi PIN (PIN changes)", "pin_changes", offsetof(struct audit_report_totals, pin_changes), "Đổi PIN" },
+    { "Mở khóa PIN (PIN unblocks)", "pin_unblocks", offsetof(struct audit_report_totals, pin_unblocks), "Mở khóa PIN" },
+    { "Ghi quản trị (admin writes)", "admin_writes", offsetof(struct audit_report_totals, admin_writes), "Ghi quản trị" },
+    { "Lỗi khác (other failures)", "other_failures", offsetof(struct audit_report_totals, other_failed), "Lỗi khác" },
     { "Ký nhưng không giao (signatures withheld)", "signatures_withheld",
-      offsetof(struct audit_report_totals, withheld) },
+      offsetof(struct audit_report_totals, withheld), "Ký nhưng không giao" },
 };
 
 static uint64_t total_value(const struct audit_report_totals *t, size_t i)
@@ -592,6 +593,48 @@ static void write_json(const struct audit_report *rep, FILE *out, const char *co
           out);
     fputc('\n', out);
     json_object_put(root);
+}
+
+size_t audit_report_total_rows(void)
+{
+    return sizeof(total_rows) / sizeof(total_rows[0]);
+}
+
+uint64_t audit_report_total(const struct audit_report *rep, size_t i, const char **label, const char **name)
+{
+    if (i >= audit_report_total_rows())
+        return 0;
+    if (label)
+        *label = total_rows[i].vi;
+    if (name)
+        *name = total_rows[i].csv;
+    return total_value(&rep->t, i);
+}
+
+long audit_report_rows(const struct audit_report *rep, enum audit_report_table t, struct audit_report_row **rows)
+{
+    const struct agg_table *tab = &rep->tab[t];
+    struct agg_entry **v = sorted(tab, t);
+    size_t n = tab->n + (tab->has_other ? 1 : 0);
+    struct audit_report_row *r = calloc(n ? n : 1, sizeof(*r));
+    *rows = NULL;
+    if (!v || !r) {
+        free(v);
+        free(r);
+        return -1;
+    }
+    for (size_t i = 0; i < tab->n; i++) {
+        memcpy(r[i].k, v[i]->k, sizeof(r[i].k));
+        memcpy(r[i].extra, v[i]->extra, sizeof(r[i].extra));
+        r[i].c = v[i]->c;
+    }
+    if (tab->has_other) {
+        r[tab->n].other = true;
+        r[tab->n].c = tab->other;
+    }
+    free(v);
+    *rows = r;
+    return (long)n;
 }
 
 int audit_report_write(const struct audit_report *rep, FILE *out, enum audit_report_format format,

@@ -19,14 +19,14 @@ static bool is_leap(int64_t y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int month_days(int64_t y, int m)
+int report_month_days(int64_t y, int m)
 {
     static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
 /* Days since 1970-01-01 (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t report_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -36,7 +36,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void report_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -69,7 +69,7 @@ int audit_time_parse(const char *s, int64_t *lo, int64_t *hi)
 
     if (!s || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
         return -1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > report_month_days(y, mo))
         return -1;
     const char *p = s + 10;
     if (*p == '\0') {
@@ -125,7 +125,7 @@ int audit_time_parse(const char *s, int64_t *lo, int64_t *hi)
         if (*p != '\0' || h > 23 || mi > 59 || sec > 59)
             return -1;
     }
-    int64_t t = days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
+    int64_t t = report_days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 +
                 (int64_t)sec * 1000 + ms - (int64_t)off * 60000;
     if (t < 0)
         return -1;
@@ -142,7 +142,7 @@ void audit_time_format(int64_t ms, char *out, size_t outlen)
         rem += 86400000;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
+    report_civil_from_days(days, &y, &m, &d);
     snprintf(out, outlen, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600000),
              (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
 }
@@ -193,8 +193,8 @@ int audit_period_parse(const char *text, struct audit_period *p, char *err, size
             first = text[6] == '1' ? 1 : 7;
             last = text[6] == '1' ? 6 : 12;
         }
-        p->from = days_from_civil(y, first, 1) * 86400000;
-        p->to = days_from_civil(y, last, month_days(y, last)) * 86400000 + 86400000 - 1;
+        p->from = report_days_from_civil(y, first, 1) * 86400000;
+        p->to = report_days_from_civil(y, last, report_month_days(y, last)) * 86400000 + 86400000 - 1;
         if (len == 7)
             snprintf(p->name, sizeof(p->name), "%d-H%c", y, text[6]);
         else

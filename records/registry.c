@@ -377,7 +377,8 @@ long records_list(const char *dir, records_list_cb cb, void *ctx, char *why, siz
     }
     closedir(d);
     d = NULL;
-    qsort(ids, n, sizeof(*ids), by_name);
+    if (n)  /* qsort(NULL, 0, …) is undefined: an empty registry has no array */
+        qsort(ids, n, sizeof(*ids), by_name);
     for (size_t i = 0; i < n; i++) {
         json_object *o = NULL;
         char pwhy[256];

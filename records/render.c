@@ -177,13 +177,12 @@ static double ink_width(struct lay *L, const char *markup, double size, int flag
 
 static int qr_draw(struct lay *L, double x, double y, double size)
 {
-    char *payload = g_strdup_printf("kyso-record:%s:%s", L->doc->id, L->doc->sha256);
+    const char *payload = L->doc->qr;
     QRcode *q = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!q)
         q = QRcode_encodeString(payload, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
-    g_free(payload);
     if (!q) {
-        snprintf(L->why, L->whylen, "record: id and integrity too long for the footer's QR code");
+        snprintf(L->why, L->whylen, "document: the footer's QR code cannot hold its text");
         return -1;
     }
     if (!L->dry) {
@@ -198,21 +197,17 @@ static int qr_draw(struct lay *L, double x, double y, double size)
     return 0;
 }
 
-/* The line on every page that ties the paper to its JSON. */
+/* The lines on every page that tie the paper to its data (a record's id
+ * and hash, a report's sources), and their QR code when there is one. */
 static int footer(struct lay *L)
 {
     const struct rdoc *d = L->doc;
-    double top = PAGE_H - M_BOTTOM - FOOTER_H, qr = MM(14);
+    double top = PAGE_H - M_BOTTOM - FOOTER_H, qr = d->qr ? MM(14) : 0;
     rule(L, M_LEFT, PAGE_W - M_RIGHT, top, 0.4);
-    if (qr_draw(L, PAGE_W - M_RIGHT - qr, top + MM(2.5), qr) < 0)
+    if (d->qr && qr_draw(L, PAGE_W - M_RIGHT - qr, top + MM(2.5), qr) < 0)
         return -1;
-    size_t n = strlen(d->sha256);
-    char *s = n == 64 ? g_strdup_printf("%.8s…%s", d->sha256, d->sha256 + 56) : g_strdup(d->sha256);
-    char *page = L->pages > 1 ? g_strdup_printf(" — Trang %d/%d", L->page, L->pages) : g_strdup("");
-    char *m1 = g_markup_printf_escaped("Hồ sơ điện tử <b>%s</b> — SHA-256 <b>%s</b>%s",
-                                       d->id, s, page);
-    char *m2 = g_markup_printf_escaped("SHA-256 (JSON chuẩn hóa, RFC 8785): %s", d->sha256);
-    double w = TEXT_W - qr - MM(4), y = top + MM(2.5);
+    char *m1 = L->pages > 1 ? g_strdup_printf("%s — Trang %d/%d", d->footer, L->page, L->pages) : g_strdup(d->footer);
+    double w = TEXT_W - (d->qr ? qr + MM(4) : 0), y = top + MM(2.5);
     /* Bounded: hostile ids would otherwise wrap into the page edge. */
     PangoLayout *l = mk(L, m1, 8, 0, w, PANGO_ALIGN_LEFT, false, 0);
     pango_layout_set_height(l, -1);
@@ -220,15 +215,14 @@ static int footer(struct lay *L)
     show(L, l, M_LEFT, y);
     y += height(l) + 2;
     g_object_unref(l);
-    l = mk(L, m2, 7, 0, w, PANGO_ALIGN_LEFT, false, 0);
-    pango_layout_set_height(l, -2);
-    pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_MIDDLE);
-    show(L, l, M_LEFT, y);
-    g_object_unref(l);
-    g_free(s);
-    g_free(page);
+    if (d->footer2) {
+        l = mk(L, d->footer2, 7, 0, w, PANGO_ALIGN_LEFT, false, 0);
+        pango_layout_set_height(l, -2);
+        pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_MIDDLE);
+        show(L, l, M_LEFT, y);
+        g_object_unref(l);
+    }
     g_free(m1);
-    g_free(m2);
     return 0;
 }
 
@@ -319,11 +313,42 @@ static void header(struct lay *L)
     L->y = y;
 }
 
+/* A warning in bold inside a frame, kept whole on one page (a long one is
+ * cut short with an ellipsis: the frame must stay on the page it opens). */
+static int alert(struct lay *L, const char *markup)
+{
+    double pad = 5, w = TEXT_W - 2 * pad;
+    PangoLayout *l = mk(L, markup, 13, F_BOLD, w, PANGO_ALIGN_LEFT, false, 0);
+    pango_layout_set_height(l, -12);
+    pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+    double h = height(l) + 2 * pad;
+    if (L->y > M_TOP)
+        L->y += PARA_GAP;
+    if (need(L, h) < 0) {
+        g_object_unref(l);
+        return -1;
+    }
+    show(L, l, M_LEFT + pad, L->y + pad);
+    if (!L->dry) {
+        cairo_set_line_width(L->cr, 1.2);
+        cairo_rectangle(L->cr, M_LEFT, L->y, TEXT_W, h);
+        cairo_stroke(L->cr);
+    }
+    L->y += h;
+    g_object_unref(l);
+    return 0;
+}
+
 static int body(struct lay *L)
 {
     const struct rdoc *d = L->doc;
     for (size_t i = 0; i < d->nparas; i++) {
         const struct rpara *p = &d->paras[i];
+        if (p->style == RP_ALERT) {
+            if (alert(L, p->markup) < 0)
+                return -1;
+            continue;
+        }
         int flags = p->style == RP_SECTION ? F_BOLD : p->style == RP_SUB ? F_BOLD | F_ITALIC : 0;
         double indent = p->style == RP_SECTION ? 0 : MM(10);
         PangoLayout *l = mk(L, p->markup, 13, flags, TEXT_W, PANGO_ALIGN_LEFT, p->style != RP_SECTION, indent);
@@ -488,7 +513,7 @@ static int render(const struct rdoc *doc, struct sink *sk, char *why, size_t why
     return rc;
 }
 
-int records_render_pdf(const json_object *record, const char *path, char *why, size_t whylen)
+int rdoc_write_pdf(const struct rdoc *doc, const char *path, char *why, size_t whylen)
 {
     char dummy[1];
     if (!why || !whylen) {
@@ -500,15 +525,11 @@ int records_render_pdf(const json_object *record, const char *path, char *why, s
         snprintf(why, whylen, "PDF: no usable output path");
         return -1;
     }
-    struct rdoc doc;
-    if (rdoc_build(&doc, record, why, whylen) < 0)
-        return -1;
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         snprintf(why, whylen, "PDF: %s: %s", tmp, strerror(errno));
-        rdoc_free(&doc);
         return -1;
     }
     struct sink sk = {.f = fdopen(fd, "wb")};
@@ -516,11 +537,9 @@ int records_render_pdf(const json_object *record, const char *path, char *why, s
         snprintf(why, whylen, "PDF: %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
-        rdoc_free(&doc);
         return -1;
     }
-    int rc = render(&doc, &sk, why, whylen);
-    rdoc_free(&doc);
+    int rc = render(doc, &sk, why, whylen);
     /* The paper exists whole or not at all: flushed and synced, then renamed. */
     if (rc == 0 && (fflush(sk.f) != 0 || fsync(fileno(sk.f)) != 0)) {
         snprintf(why, whylen, "PDF: %s: %s", tmp, strerror(errno));
@@ -536,5 +555,21 @@ int records_render_pdf(const json_object *record, const char *path, char *why, s
     }
     if (rc != 0)
         unlink(tmp);
+    return rc;
+}
+
+int records_render_pdf(const json_object *record, const char *path, char *why, size_t whylen)
+{
+    char dummy[1];
+    if (!why || !whylen) {
+        why = dummy;
+        whylen = sizeof dummy;
+    }
+    why[0] = '\0';
+    struct rdoc doc;
+    if (rdoc_build(&doc, record, why, whylen) < 0)
+        return -1;
+    int rc = rdoc_write_pdf(&doc, path, why, whylen);
+    rdoc_free(&doc);
     return rc;
 }

@@ -85,42 +85,9 @@ static int64_t num(struct bctx *b, const json_object *o, const char *path, const
     return v ? json_object_get_int64(v) : 0;
 }
 
-/* Characters that would not show, or would reorder what is around them. */
-static bool hidden(gunichar c)
-{
-    if (c == '\n')
-        return false;
-    if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
-        return true;
-    return g_unichar_type(c) == G_UNICODE_FORMAT;
-}
-
-/* Untrusted text as escaped markup (g_free it). */
-static char *esc(const char *s)
-{
-    GString *out = g_string_sized_new(strlen(s) + 16);
-    for (const char *p = s; *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_utf8_get_char(p);
-        if (hidden(c))
-            g_string_append_printf(out, "[U+%04X]", (unsigned)c);
-        else
-            g_string_append_unichar(out, c);
-    }
-    char *e = g_markup_escape_text(out->str, (gssize)out->len);
-    g_string_free(out, TRUE);
-    return e;
-}
-
 static void add_para(struct bctx *b, enum rpara_style style, const char *plain)
 {
-    struct rdoc *d = b->doc;
-    if (d->nparas == d->cparas) {
-        d->cparas = d->cparas ? d->cparas * 2 : 32;
-        d->paras = g_renew(struct rpara, d->paras, d->cparas);
-    }
-    d->paras[d->nparas].style = style;
-    d->paras[d->nparas].markup = esc(plain);
-    d->nparas++;
+    rdoc_add_plain(b->doc, style, plain);
 }
 
 /* The items of one list are lines of one paragraph: the 6 pt go between
@@ -128,15 +95,7 @@ static void add_para(struct bctx *b, enum rpara_style style, const char *plain)
 static void item(struct bctx *b, const char *label, const char *value)
 {
     char *t = g_strdup_printf("- %s: %s", label, value);
-    struct rdoc *d = b->doc;
-    if (d->nparas && d->paras[d->nparas - 1].style == RP_ITEM) {
-        char *e = esc(t), *prev = d->paras[d->nparas - 1].markup;
-        d->paras[d->nparas - 1].markup = g_strconcat(prev, "\n", e, NULL);
-        g_free(prev);
-        g_free(e);
-    } else {
-        add_para(b, RP_ITEM, t);
-    }
+    rdoc_add_item(b->doc, t);
     g_free(t);
 }
 
@@ -149,51 +108,6 @@ static void itemf(struct bctx *b, const char *label, const char *fmt, ...)
     va_end(ap);
     item(b, label, v);
     g_free(v);
-}
-
-static bool digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* "YYYY-MM-DD" (and an RFC 3339 time after it) the Vietnamese way,
- * "dd/mm/yyyy hh:mm:ss (UTC+07:00)"; anything else is printed as it is. */
-static char *fmt_time(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
-        return g_strdup(s);
-    if (n == 10)
-        return g_strdup_printf("%.2s/%.2s/%.4s", s + 8, s + 5, s);
-    if (n >= 19 && s[10] == 'T' && digits(s + 11, 2) && s[13] == ':' && digits(s + 14, 2) && s[16] == ':' &&
-        digits(s + 17, 2)) {
-        const char *z = s + 19;
-        if (*z == '.')  /* fractions of a second are not printed */
-            for (z++; isdigit((unsigned char)*z); z++)
-                ;
-        if (strcmp(z, "Z") == 0)
-            return g_strdup_printf("%.2s/%.2s/%.4s %.8s (UTC)", s + 8, s + 5, s, s + 11);
-        if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && digits(z + 1, 2) && z[3] == ':' && digits(z + 4, 2))
-            return g_strdup_printf("%.2s/%.2s/%.4s %.8s (UTC%s)", s + 8, s + 5, s, s + 11, z);
-    }
-    return g_strdup(s);
-}
-
-/* The place and date line. Nghị định 30/2020: a day below 10 and the
- * months 1 and 2 take a leading zero ("ngày 03 tháng 02", "tháng 12"). */
-static char *dateline(const char *place, const char *time)
-{
-    if (strlen(time) >= 10 && digits(time, 4) && time[4] == '-' && digits(time + 5, 2) && time[7] == '-' &&
-        digits(time + 8, 2)) {
-        int month = (time[5] - '0') * 10 + (time[6] - '0');
-        int day = (time[8] - '0') * 10 + (time[9] - '0');
-        if (month >= 1 && month <= 12 && day >= 1 && day <= 31)
-            return g_strdup_printf("%s, ngày %02d tháng %0*d năm %.4s", place, day, month <= 2 ? 2 : 1, month, time);
-    }
-    return g_strdup_printf("%s, %s", place, time);
 }
 
 /* An ATR as its bytes ("3B FF 96 …"), so that it wraps between them;
@@ -320,7 +234,7 @@ static void build_certs(struct bctx *b, const json_object *rec)
             item(b, "Thư điện tử", email);
         item(b, "Số hiệu chứng thư", serial);
         item(b, "Tổ chức cấp", issuer);
-        char *f = fmt_time(nb), *t = fmt_time(na);
+        char *f = rdoc_fmt_time(nb), *t = rdoc_fmt_time(na);
         itemf(b, "Thời hạn hiệu lực", "từ %s đến %s", f, t);
         g_free(f);
         g_free(t);
@@ -333,16 +247,7 @@ static void build_certs(struct bctx *b, const json_object *rec)
 
 static void add_sig(struct bctx *b, const char *role, const char *name)
 {
-    struct rdoc *d = b->doc;
-    if (d->nsigs == d->csigs) {
-        d->csigs = d->csigs ? d->csigs * 2 : 8;
-        d->sigs = g_renew(struct rsig, d->sigs, d->csigs);
-    }
-    char *up = g_utf8_strup(role, -1);
-    d->sigs[d->nsigs].caption = esc(up);
-    d->sigs[d->nsigs].name = esc(name);
-    g_free(up);
-    d->nsigs++;
+    rdoc_add_sig(b->doc, role, name);
 }
 
 static void build_parties(struct bctx *b, const json_object *rec)
@@ -380,7 +285,7 @@ static void build_parties(struct bctx *b, const json_object *rec)
         add_para(b, RP_SUB, sub);
         g_free(sub);
         item(b, "Họ và tên", name);
-        char *d = fmt_time(idate);
+        char *d = rdoc_fmt_time(idate);
         itemf(b, "Số định danh cá nhân", "%s, cấp ngày %s tại %s", idn, d, iplace);
         g_free(d);
         item(b, "Chức vụ", pos);
@@ -401,7 +306,7 @@ static void tries(struct bctx *b, const char *label, int64_t n)
 
 /* The Vietnamese words of a revocation reason (Điều 17, Nghị định
  * 68/2024), or NULL. */
-static const char *revocation_reason_name(const char *code)
+const char *rdoc_revocation_reason(const char *code)
 {
     static const char *const map[][2] = {
         {"expiry", "Chứng thư số hết hạn"},
@@ -443,7 +348,7 @@ static void facts_source(struct bctx *b, const json_object *d)
 
 static void time_item(struct bctx *b, const char *label, const char *value)
 {
-    char *t = fmt_time(value);
+    char *t = rdoc_fmt_time(value);
     item(b, label, t);
     g_free(t);
 }
@@ -457,7 +362,7 @@ static void build_more_details(struct bctx *b, const json_object *d, const char 
         const char *code = str(b, d, D, "reason_code"), *reason = str(b, d, D, "reason");
         bool has_loss = json_object_object_get_ex(d, "loss_id", NULL);
         const char *loss = has_loss ? str(b, d, D, "loss_id") : NULL;
-        const char *rn = b->failed ? "" : revocation_reason_name(code);
+        const char *rn = b->failed ? "" : rdoc_revocation_reason(code);
         if (!rn)
             fail(b, "record: member details.reason_code is not a known reason");
         if (b->failed)
@@ -541,6 +446,22 @@ static void build_more_details(struct bctx *b, const json_object *d, const char 
     }
 }
 
+/* The Vietnamese words of a handover's kind, or NULL. */
+const char *rdoc_handover_kind(const char *kind)
+{
+    static const char *const kinds[][2] = {
+        {"issue", "Giao thiết bị lần đầu"},
+        {"custodian_change", "Thay đổi người quản lý, sử dụng thiết bị"},
+        {"return", "Trả lại thiết bị (chứng thư số hết hạn hoặc bị thu hồi)"},
+        {"repair", "Giao sửa chữa, bảo hành"},
+        {"other", "Khác"},
+    };
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i][0]) == 0)
+            return kinds[i][1];
+    return NULL;
+}
+
 static void build_details(struct bctx *b, const json_object *rec, const char *kind)
 {
     const json_object *d = obj(b, rec, "", "details");
@@ -556,22 +477,12 @@ static void build_details(struct bctx *b, const json_object *rec, const char *ki
         add_para(b, RP_TEXT, "Đề nghị cơ quan có thẩm quyền khôi phục thiết bị lưu khóa bí mật nêu trên. "
                              "Người đề nghị cam đoan các thông tin trên là đúng sự thật.");
     } else if (strcmp(kind, "handover") == 0) {
-        static const char *const kinds[][2] = {
-            {"issue", "Giao thiết bị lần đầu"},
-            {"custodian_change", "Thay đổi người quản lý, sử dụng thiết bị"},
-            {"return", "Trả lại thiết bị (chứng thư số hết hạn hoặc bị thu hồi)"},
-            {"repair", "Giao sửa chữa, bảo hành"},
-            {"other", "Khác"},
-        };
         const char *hk = str(b, d, "details", "handover_kind"), *reason = str(b, d, "details", "reason");
         /* (the written permission is optional but for a custodian change) */
         bool has_perm = json_object_object_get_ex(d, "permission_ref", NULL);
         const char *cond = str(b, d, "details", "condition");
         const char *perm = has_perm ? str(b, d, "details", "permission_ref") : "";
-        const char *hkn = NULL;
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (strcmp(hk, kinds[i][0]) == 0)
-                hkn = kinds[i][1];
+        const char *hkn = rdoc_handover_kind(hk);
         if (!b->failed && !hkn)
             fail(b, "record: member details.handover_kind is not a known kind");
         if (b->failed)
@@ -599,7 +510,7 @@ static void build_details(struct bctx *b, const json_object *rec, const char *ki
             return;
         add_para(b, RP_SECTION, "4. Kết quả khôi phục");
         item(b, "Theo đề nghị số", req);
-        char *t = fmt_time(at);
+        char *t = rdoc_fmt_time(at);
         item(b, "Thời điểm hoàn thành", t);
         g_free(t);
         itemf(b, "Thời gian thực hiện", "%" G_GINT64_FORMAT " ngày làm việc (thời hạn %" G_GINT64_FORMAT
@@ -648,24 +559,24 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
 
     if (*fnum) {
         char *f = *flaw ? g_strdup_printf("%s — %s", fnum, flaw) : g_strdup(fnum);
-        doc->form = esc(f);
+        doc->form = rdoc_esc(f);
         g_free(f);
     } else if (*flaw) {
-        doc->form = esc(flaw); /* kyso's own layout, under that law */
+        doc->form = rdoc_esc(flaw); /* kyso's own layout, under that law */
     }
     char *up = g_utf8_strup(aparent, -1);
-    doc->parent = esc(up);
+    doc->parent = rdoc_esc(up);
     g_free(up);
     up = g_utf8_strup(aname, -1);
-    doc->body = esc(up);
+    doc->body = rdoc_esc(up);
     g_free(up);
     char *t = g_strdup_printf("Số: %s", id);
-    doc->number = esc(t);
+    doc->number = rdoc_esc(t);
     g_free(t);
-    t = dateline(cplace, ctime);
-    doc->dateline = esc(t);
+    t = rdoc_dateline(cplace, ctime);
+    doc->dateline = rdoc_esc(t);
     g_free(t);
-    doc->title = esc(title);
+    doc->title = rdoc_esc(title);
     doc->plain_title = g_strdup(title);
 
     build_token(&b, rec);
@@ -679,8 +590,13 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
         rdoc_free(doc);
         return -1;
     }
-    doc->id = g_strdup(id);
-    doc->sha256 = g_strdup(sha);
+    /* The footer ties the paper to its JSON: the id, the hash, both in the QR code. */
+    size_t shalen = strlen(sha);
+    char *shortsha = shalen == 64 ? g_strdup_printf("%.8s…%s", sha, sha + 56) : g_strdup(sha);
+    doc->footer = g_markup_printf_escaped("Hồ sơ điện tử <b>%s</b> — SHA-256 <b>%s</b>", id, shortsha);
+    g_free(shortsha);
+    doc->footer2 = g_markup_printf_escaped("SHA-256 (JSON chuẩn hóa, RFC 8785): %s", sha);
+    doc->qr = g_strdup_printf("kyso-record:%s:%s", id, sha);
     static const char *const rec_request[] = {"- Người đề nghị;", "- Cơ quan thực hiện khôi phục;",
                                               "- Lưu: VT, hồ sơ thiết bị."};
     static const char *const rec_ca[] = {"- Tổ chức cung cấp dịch vụ chứng thực;", "- Các bên có tên tại mục 3;",
@@ -691,30 +607,6 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
     const char *const *r = strcmp(kind, "pin-reset-request") == 0 ? rec_request : to_ca ? rec_ca : rec_other;
     size_t nr = strcmp(kind, "pin-reset-request") == 0 || to_ca ? 3 : 2;
     for (size_t i = 0; i < nr; i++)
-        doc->recipients[doc->nrecipients++] = esc(r[i]);
+        doc->recipients[doc->nrecipients++] = rdoc_esc(r[i]);
     return 0;
-}
-
-void rdoc_free(struct rdoc *doc)
-{
-    g_free(doc->form);
-    g_free(doc->parent);
-    g_free(doc->body);
-    g_free(doc->number);
-    g_free(doc->dateline);
-    g_free(doc->title);
-    g_free(doc->plain_title);
-    g_free(doc->id);
-    g_free(doc->sha256);
-    for (size_t i = 0; i < doc->nparas; i++)
-        g_free(doc->paras[i].markup);
-    g_free(doc->paras);
-    for (size_t i = 0; i < doc->nsigs; i++) {
-        g_free(doc->sigs[i].caption);
-        g_free(doc->sigs[i].name);
-    }
-    g_free(doc->sigs);
-    for (size_t i = 0; i < doc->nrecipients; i++)
-        g_free(doc->recipients[i]);
-    memset(doc, 0, sizeof *doc);
 }

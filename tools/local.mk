@@ -19,6 +19,7 @@ tools_kyso_vtoken_LDADD = tools/vtoken/libvtoken.la
 # kyso: the command-line tool (calls the layers, duplicates none of them).
 bin_PROGRAMS += tools/kyso
 tools_kyso_SOURCES = tools/cli/kyso.c tools/cli/audit_cmds.c tools/cli/audit_cmds.h \
+	tools/cli/audit_report_pdf.c tools/cli/audit_report_pdf.h tools/cli/audit_report_due.c \
 	tools/cli/policy_cmds.c tools/cli/policy_cmds.h
 tools_kyso_SOURCES += tools/cli/crl_cmds.c tools/cli/crl_cmds.h
 tools_kyso_SOURCES += tools/cli/record_cmds.c tools/cli/record_cmds.h tools/cli/record_register_cmd.c

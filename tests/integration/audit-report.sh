@@ -192,7 +192,10 @@ check "a directory as log" one_error_line 1 "$KYSO" audit export --log "$T" --fo
 check "tail of a missing log" one_error_line 1 "$KYSO" audit tail --log "$T/none.log"
 check "a bad period: status 2" one_error_line 2 "$KYSO" audit report --log "$LOG" --period 2026-H3
 check "a period that ends before it starts" one_error_line 2 "$KYSO" audit report --log "$LOG" --period 2026-02-01..2026-01-01
-check "no period" one_error_line 2 "$KYSO" audit report --log "$LOG"
+# No period: the last complete one of root's profile (nd68-2024: the year before, in Vietnam's days).
+check "no period: the profile's last complete year" equal "$((year - 1)) (01/01/$((year - 1))–31/12/$((year - 1)))" \
+    bash -c "'$KYSO' audit report --log '$LOG' --at $year-06-01 --format json | perl -MJSON::PP -0 -ne 'print JSON::PP->new->utf8(0)->decode(\$_)->{period}{name}'"
+check "a bad --period previous|current word" one_error_line 2 "$KYSO" audit report --log "$LOG" --period last
 check "a bad report format" one_error_line 2 "$KYSO" audit report --log "$LOG" --period "$year" --format xml
 check "export without --format" one_error_line 2 "$KYSO" audit export --log "$LOG"
 check "a bad time" one_error_line 2 "$KYSO" audit export --log "$LOG" --format csv --from yesterday

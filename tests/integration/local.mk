@@ -122,3 +122,12 @@ tests/integration/record-sign.log: tools/kyso pkcs11/kyso-pkcs11.la
 tests/integration/record-handover.log tests/integration/record-pin-reset.log tests/integration/policy-m4.log \
 	tests/integration/record-due.log \
 	tests/integration/record-two-tokens.log: tools/kyso pkcs11/kyso-pkcs11.la
+# The printed periodic report (kyso audit report --format pdf): a synthetic
+# half-year log sealed as a real chain (audit_reseal), verified and damaged;
+# the default period of every profile; the registry's records of a period.
+INTEGRATION_TESTS += tests/integration/audit-report-pdf.sh
+check_PROGRAMS += tests/integration/audit_reseal
+tests_integration_audit_reseal_SOURCES = tests/integration/audit_reseal.c
+tests_integration_audit_reseal_LDADD = audit/libkysoaudit.la $(OPENSSL_LIBS)
+tests/integration/audit-report-pdf.log: tools/kyso tests/integration/audit_reseal pkcs11/kyso-pkcs11.la
+EXTRA_DIST += tests/bench/audit-log-gen.sh test-vectors/records/sample-report.png

@@ -67,6 +67,13 @@ tests_unit_test_audit_report_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
 tests_unit_test_audit_report_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_audit_report_LDADD = audit/libkysoreport.la audit/libkysoaudit.la $(JSONC_LIBS) $(CMOCKA_LIBS)
 
+# The default reporting period of each profile at its edges (audit/report_period.c).
+UNIT_TESTS += tests/unit/test_audit_period
+tests_unit_test_audit_period_SOURCES = tests/unit/test_audit_period.c
+tests_unit_test_audit_period_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_audit_period_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_audit_period_LDADD = audit/libkysoreport.la audit/libkysoaudit.la policy/libkysopolicy.la $(JSONC_LIBS) $(CMOCKA_LIBS) $(OPENSSL_LIBS)
+
 # The token edges end to end over scripted cards: the harness of the fuzz
 # targets fuzz_edge_piv and fuzz_edge_vgca (tests/fuzz/edge_harness.c),
 # built with gcc. Live sessions with kyso-vtoken, the seeds replayed,

@@ -4,7 +4,8 @@
  *
  *   kyso audit tail [--log FILE] [-n N] [--follow]
  *   kyso audit export [--log FILE]... --format csv|json|jsonl [filters] [--bom] [-o FILE]
- *   kyso audit report [--log FILE]... --period PERIOD [--format text|csv|json] [-o FILE]
+ *   kyso audit report [--log FILE]... [--period PERIOD|previous|current] [--at TIME]
+ *                     [--format text|csv|json|pdf] [-o FILE] [PDF options]
  */
 #include "config.h"
 
@@ -21,7 +22,9 @@
 #include <unistd.h>
 
 #include "audit/report.h"
+#include "policy/config.h"
 #include "tools/cli/audit_cmds.h"
+#include "tools/cli/audit_report_pdf.h"
 
 #define MAX_LOGS 64
 
@@ -45,13 +48,28 @@ static const char export_help[] =
     "  for Excel. json: an array of the records as logged; jsonl: one record per line.\n";
 
 static const char report_help[] =
-    "usage: kyso audit report [--log FILE]... --period PERIOD [--format text|csv|json] [-o FILE]\n"
+    "usage: kyso audit report [--log FILE]... [--period PERIOD] [--at TIME]\n"
+    "         [--format text|csv|json|pdf] [-o FILE]\n"
+    "         [--key FILE [--checkpoint SEQ:HASH]] [--registry DIR] [--number TEXT] [--place PLACE]\n"
     "  The usage report of rule M9: counts per agency, person, certificate, token,\n"
     "  program, OS user and outcome; refusals per rule; PIN failures and lock-outs.\n"
     "  PERIOD: 2026 (the year), 2026-H1 (Jan 1 .. Jun 30), 2026-H2 (Jul 1 .. Dec 31), or\n"
-    "  FROM..TO (dates or ISO 8601 UTC times, both inclusive); all in UTC.\n"
+    "  FROM..TO (dates or ISO 8601 UTC times, both inclusive); all these in UTC.\n"
+    "  previous (the default) is the last complete period of root's profile (kyso.conf\n"
+    "  profile = ...), current the one running, in Vietnam's local days (UTC+07:00):\n"
+    "  halves for an-giang-2016 and ha-tinh-2020, years for nd68-2024 and hoa-binh-2020,\n"
+    "  and for tien-giang-2015 the year from 16/11 to 15/11. --at TIME: the time taken\n"
+    "  as now (for previous/current and the printed report's date; default: now).\n"
     "  csv: one long table, columns section,key,label,metric,value.\n"
-    "  The records are not verified here: run kyso audit verify.\n";
+    "  pdf (needs -o FILE.pdf): the administrative report in Vietnamese, A4, for the\n"
+    "  issuing body of kyso.conf [agency]: its sources, the usage tables, refusals by\n"
+    "  rule, PIN lock-outs and recoveries, the registry's handovers, losses, revocation\n"
+    "  requests and off-premises permissions of the period (--registry DIR, default\n"
+    "  root's), tokens due back, the next period's plan where the profile asks for one.\n"
+    "  With --key (the auditor's key, as kyso audit verify) the logs are verified first\n"
+    "  and a log that does not verify is stated in bold on page 1; without it the\n"
+    "  report says they could not be checked (exit status 3: written, but a log does\n"
+    "  not verify). The text, csv and json reports verify nothing: run kyso audit verify.\n";
 
 __attribute__((format(printf, 2, 3))) static int bad_usage(const char *cmd, const char *fmt, ...)
 {
@@ -103,21 +121,30 @@ static int check_logs(const char *cmd, const char *const *logs, size_t n)
     return 0;
 }
 
-/* -o FILE (or standard output); never one of the logs being read. */
-static FILE *open_output(const char *cmd, const char *path, const char *const *logs, size_t n)
+/* True (said on stderr) when path is one of the logs being read. */
+static bool output_is_log(const char *cmd, const char *path, const char *const *logs, size_t n)
 {
     struct stat so, sl;
     char err[600];
-    if (!path || strcmp(path, "-") == 0)
-        return stdout;
     if (stat(path, &so) == 0)
         for (size_t i = 0; i < n; i++)
             if (strcmp(logs[i], "-") != 0 && stat(logs[i], &sl) == 0 && sl.st_dev == so.st_dev &&
                 sl.st_ino == so.st_ino) {
                 snprintf(err, sizeof(err), "-o %s is one of the logs being read", path);
                 fail_line(cmd, err);
-                return NULL;
+                return true;
             }
+    return false;
+}
+
+/* -o FILE (or standard output); never one of the logs being read. */
+static FILE *open_output(const char *cmd, const char *path, const char *const *logs, size_t n)
+{
+    char err[600];
+    if (!path || strcmp(path, "-") == 0)
+        return stdout;
+    if (output_is_log(cmd, path, logs, n))
+        return NULL;
     FILE *f = fopen(path, "we");
     if (!f) {
         snprintf(err, sizeof(err), "cannot write %s: %s", path, strerror(errno));
@@ -291,74 +318,201 @@ out:
 
 /* ---- report ---- */
 
-int audit_cmd_report(int argc, char **argv, const char *default_log)
+/* The period: explicit, or the profile's (root's kyso.conf) last complete
+ * one ("previous", the default) or current one, at now. */
+static int report_period(const char *cmd, const char *text, int64_t now, const struct policy_profile *prof,
+                         struct audit_period *period)
 {
-    const char *cmd = "report", *logs[MAX_LOGS], *out_path = NULL, *period_text = NULL, *v;
-    size_t nlogs = 0;
-    enum audit_report_format format = AUDIT_REPORT_TEXT;
-    struct audit_period period;
     char err[600];
+    if (text && strcmp(text, "previous") != 0 && strcmp(text, "current") != 0) {
+        if (audit_period_parse(text, period, err, sizeof(err)) != 0)
+            return bad_usage(cmd, "%s", err);
+        return 0;
+    }
+    enum audit_period_which which = text && strcmp(text, "current") == 0 ? AUDIT_PERIOD_CURRENT : AUDIT_PERIOD_PREVIOUS;
+    if (audit_period_for_profile(prof->report_period_months, prof->report_due, now, which, period, err,
+                                 sizeof(err)) != 0)
+        return fail_line(cmd, err);
+    return 0;
+}
 
+struct report_args {
+    const char *logs[MAX_LOGS], *out_path, *period_text, *at;
+    size_t nlogs;
+    int format; /* an audit_report_format, or FORMAT_PDF */
+    struct audit_pdf_options pdf;
+    bool pdf_only; /* an option only the PDF takes was given */
+};
+#define FORMAT_PDF 100
+
+static int report_parse(int argc, char **argv, struct report_args *a)
+{
+    const char *cmd = "report", *v;
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--log") == 0) {
+        const char *opt = argv[i];
+        const char **pdf_value = strcmp(opt, "--key") == 0          ? &a->pdf.key_file
+                                 : strcmp(opt, "--checkpoint") == 0 ? &a->pdf.checkpoint
+                                 : strcmp(opt, "--registry") == 0   ? &a->pdf.registry
+                                 : strcmp(opt, "--number") == 0     ? &a->pdf.number
+                                 : strcmp(opt, "--place") == 0      ? &a->pdf.place
+                                                                    : NULL;
+        if (pdf_value) {
+            if (!(*pdf_value = value_of(argc, argv, &i, cmd)))
+                return 2;
+            a->pdf_only = true;
+        } else if (strcmp(opt, "--log") == 0) {
             if (!(v = value_of(argc, argv, &i, cmd)))
                 return 2;
-            if (nlogs == MAX_LOGS)
+            if (a->nlogs == MAX_LOGS)
                 return bad_usage(cmd, "at most %d logs", MAX_LOGS);
-            logs[nlogs++] = v;
-        } else if (strcmp(a, "--period") == 0) {
-            if (!(period_text = value_of(argc, argv, &i, cmd)))
+            a->logs[a->nlogs++] = v;
+        } else if (strcmp(opt, "--period") == 0) {
+            if (!(a->period_text = value_of(argc, argv, &i, cmd)))
                 return 2;
-        } else if (strcmp(a, "--format") == 0) {
+        } else if (strcmp(opt, "--at") == 0) {
+            if (!(a->at = value_of(argc, argv, &i, cmd)))
+                return 2;
+        } else if (strcmp(opt, "--format") == 0) {
             if (!(v = value_of(argc, argv, &i, cmd)))
                 return 2;
             if (strcmp(v, "text") == 0)
-                format = AUDIT_REPORT_TEXT;
+                a->format = AUDIT_REPORT_TEXT;
             else if (strcmp(v, "csv") == 0)
-                format = AUDIT_REPORT_CSV;
+                a->format = AUDIT_REPORT_CSV;
             else if (strcmp(v, "json") == 0)
-                format = AUDIT_REPORT_JSON;
+                a->format = AUDIT_REPORT_JSON;
+            else if (strcmp(v, "pdf") == 0)
+                a->format = FORMAT_PDF;
             else
-                return bad_usage(cmd, "unknown format \"%s\" (text, csv or json)", v);
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!(out_path = value_of(argc, argv, &i, cmd)))
+                return bad_usage(cmd, "unknown format \"%s\" (text, csv, json or pdf)", v);
+        } else if (strcmp(opt, "-o") == 0 || strcmp(opt, "--output") == 0) {
+            if (!(a->out_path = value_of(argc, argv, &i, cmd)))
                 return 2;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
             fputs(report_help, stdout);
-            return 0;
+            return -1;
         } else {
-            return bad_usage(cmd, "unknown argument \"%s\"", a);
+            return bad_usage(cmd, "unknown argument \"%s\"", opt);
         }
     }
-    if (!period_text)
-        return bad_usage(cmd, "give --period (2026, 2026-H1, 2026-H2 or FROM..TO)");
-    if (audit_period_parse(period_text, &period, err, sizeof(err)) != 0)
-        return bad_usage(cmd, "%s", err);
-    if (nlogs == 0)
-        logs[nlogs++] = default_log;
-    int rc = check_logs(cmd, logs, nlogs);
-    if (rc != 0)
-        return rc;
-    struct audit_report *rep = audit_report_new(&period);
-    if (!rep)
+    if (a->pdf_only && a->format != FORMAT_PDF)
+        return bad_usage(cmd, "--key, --checkpoint, --registry, --number and --place are for --format pdf");
+    if (a->format == FORMAT_PDF && (!a->out_path || strcmp(a->out_path, "-") == 0))
+        return bad_usage(cmd, "--format pdf needs -o FILE.pdf");
+    if (a->pdf.checkpoint && !a->pdf.key_file)
+        return bad_usage(cmd, "--checkpoint needs --key (the auditor's key)");
+    return 0;
+}
+
+/* Root's configuration: the profile (for the default period) and the agency (for the PDF). */
+struct report_conf {
+    const struct policy_profile *profile;
+    char agency_name[256], agency_parent[256], province[128];
+};
+
+static int report_conf(const char *cmd, bool pdf, struct report_conf *rc)
+{
+    struct policy_config *pc = policy_config_acquire();
+    char err[700];
+    int status = 0;
+    if (!pc)
         return fail_line(cmd, "out of memory");
+    if (pc->broken) {
+        snprintf(err, sizeof(err), "root's configuration is refused: %s", pc->problems[0]);
+        status = fail_line(cmd, err);
+    } else if (pdf && !pc->agency_name[0]) {
+        status = fail_line(cmd, "kyso.conf names no agency ([agency] name): the printed report needs its issuing body");
+    } else {
+        rc->profile = pc->profile;
+        snprintf(rc->agency_name, sizeof(rc->agency_name), "%s", pc->agency_name);
+        snprintf(rc->agency_parent, sizeof(rc->agency_parent), "%s", pc->agency_parent);
+        snprintf(rc->province, sizeof(rc->province), "%s", pc->agency_province);
+    }
+    policy_config_release(pc);
+    return status;
+}
+
+int audit_cmd_report(int argc, char **argv, const char *default_log)
+{
+    const char *cmd = "report";
+    struct report_args *a = calloc(1, sizeof(*a));
+    struct report_conf conf;
+    struct audit_period period;
+    char err[600];
+    int rc;
+
+    if (!a)
+        return fail_line(cmd, "out of memory");
+    a->format = AUDIT_REPORT_TEXT;
+    if ((rc = report_parse(argc, argv, a)) != 0) {
+        free(a);
+        return rc < 0 ? 0 : rc;
+    }
+    int64_t now = (int64_t)time(NULL) * 1000, hi;
+    if (a->at && audit_time_parse(a->at, &now, &hi) != 0) {
+        rc = bad_usage(cmd, "bad --at \"%.64s\" (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", a->at);
+        goto out;
+    }
+    a->pdf.now = now;
+    bool pdf = a->format == FORMAT_PDF;
+    bool need_conf = pdf || !a->period_text || strcmp(a->period_text, "previous") == 0 ||
+                     strcmp(a->period_text, "current") == 0;
+    if (need_conf && (rc = report_conf(cmd, pdf, &conf)) != 0)
+        goto out;
+    if ((rc = report_period(cmd, a->period_text, now, need_conf ? conf.profile : NULL, &period)) != 0)
+        goto out;
+    if (a->nlogs == 0)
+        a->logs[a->nlogs++] = default_log;
+    if ((rc = check_logs(cmd, a->logs, a->nlogs)) != 0)
+        goto out;
+    if (pdf && output_is_log(cmd, a->out_path, a->logs, a->nlogs)) {
+        rc = 1;
+        goto out;
+    }
+    struct audit_report *rep = audit_report_new(&period);
+    if (!rep) {
+        rc = fail_line(cmd, "out of memory");
+        goto out;
+    }
     struct audit_scan_stats st;
-    if (audit_scan_files(logs, nlogs, audit_report_add_fn, rep, &st, err, sizeof(err)) != 0) {
+    if (audit_scan_files(a->logs, a->nlogs, audit_report_add_fn, rep, &st, err, sizeof(err)) != 0) {
         audit_report_free(rep);
-        return fail_line(cmd, err);
+        rc = fail_line(cmd, err);
+        goto out;
+    }
+    if (pdf) {
+        struct audit_pdf_input in = { .rep = rep, .period = &period, .scan = &st, .logs = a->logs,
+                                      .nlogs = a->nlogs, .profile = conf.profile, .agency_name = conf.agency_name,
+                                      .agency_parent = conf.agency_parent, .province = conf.province,
+                                      .out_path = a->out_path };
+        int written = audit_report_pdf(&in, &a->pdf, err, sizeof(err));
+        audit_report_free(rep);
+        if (written < 0) {
+            rc = fail_line(cmd, err);
+            goto out;
+        }
+        scan_notes(cmd, &st);
+        fprintf(stderr, "kyso: audit report: %s written (period %s)\n", a->out_path, period.name);
+        /* Written, but it reports on a log that does not verify: status 3. */
+        rc = written ? 3 : 0;
+        if (written)
+            fail_line(cmd, err);
+        goto out;
     }
     /* The output is opened only now: a failed read leaves no half report. */
-    FILE *out = open_output(cmd, out_path, logs, nlogs);
+    FILE *out = open_output(cmd, a->out_path, a->logs, a->nlogs);
     if (!out) {
         audit_report_free(rep);
-        return 1;
+        rc = 1;
+        goto out;
     }
-    audit_report_write(rep, out, format, logs, nlogs, &st);
+    audit_report_write(rep, out, (enum audit_report_format)a->format, a->logs, a->nlogs, &st);
     audit_report_free(rep);
-    rc = close_output(cmd, out, out_path);
+    rc = close_output(cmd, out, a->out_path);
     if (rc == 0 && out != stdout)
         scan_notes(cmd, &st);
+out:
+    free(a);
     return rc;
 }
 

@@ -86,8 +86,9 @@ static void usage(FILE *f)
           "  kyso audit export [--log FILE]... --format csv|json|jsonl [--from TIME] [--to TIME]\n"
           "        [--person TEXT] [--cert SHA256-PREFIX|SERIAL] [--token SERIAL] [--program NAME]\n"
           "        [--outcome CKR_...|ok|failed] [--event EVENT] [--bom] [-o FILE]\n"
-          "  kyso audit report [--log FILE]... --period 2026-H1|2026-H2|2026|FROM..TO\n"
-          "        [--format text|csv|json] [-o FILE]\n"
+          "  kyso audit report [--log FILE]... [--period 2026-H1|2026-H2|2026|FROM..TO|previous|current]\n"
+          "        [--at TIME] [--format text|csv|json|pdf] [-o FILE] [--key FILE [--checkpoint SEQ:HASH]]\n"
+          "        [--registry DIR] [--number TEXT] [--place PLACE]\n"
           "  kyso --version\n",
           f);
 }
