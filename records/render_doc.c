@@ -19,6 +19,7 @@ struct bctx {
     char *why;
     size_t whylen;
     bool failed;
+    const char *kind;   /* the record's, once read */
 };
 
 static void fail(struct bctx *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,8 +143,11 @@ static char *fingerprint(const char *h)
     return g_string_free(g, FALSE);
 }
 
-static const char *role_name(const char *role)
+static const char *role_name(const char *role, const char *kind)
 {
+    /* who helps with anything else than a recovery */
+    if (strcmp(role, "coordinator") == 0 && kind && strncmp(kind, "pin-reset", 9) != 0)
+        return "Người phối hợp";
     static const char *const map[][2] = {
         {"hands_over", "Bên giao"},
         {"receives", "Bên nhận"},
@@ -276,7 +280,7 @@ static void build_parties(struct bctx *b, const json_object *rec)
         const char *idate = str(b, iss, ipath, "date"), *iplace = str(b, iss, ipath, "place");
         const char *pos = str(b, p, path, "position"), *unit = str(b, p, path, "unit");
         const char *phone = str(b, p, path, "phone"), *email = str(b, p, path, "email");
-        const char *rn = b->failed ? "" : role_name(role);
+        const char *rn = b->failed ? "" : role_name(role, b->kind);
         if (!rn)
             fail(b, "record: member %s.role is not a known role", path);
         if (b->failed)
@@ -543,6 +547,7 @@ int rdoc_build(struct rdoc *doc, const json_object *rec, char *why, size_t whyle
     if (!b.failed && strcmp(schema, "kyso-record/1") != 0)
         fail(&b, "record: member schema is not kyso-record/1");
     const char *kind = str(&b, rec, "", "kind");
+    b.kind = b.failed ? NULL : kind;
     if (!b.failed && !printable_kind(kind))
         fail(&b, "record: member kind is not a known kind");
     const char *id = str(&b, rec, "", "id");

@@ -172,7 +172,9 @@ check "an-giang-2016's has none" equal no plan an-giang-2016 previous
 use_profile nd68-2024
 reg=$KYSO_SYSTEM_STATE/records
 parties=$KYSO_SRCDIR/test-vectors/records/parties-handover.json
-check "a handover (issue) made from the token" kyso handover issue --parties "$parties" \
+# (the receiver is this OS user: the organisation's token then signs for it, rule M4)
+jq --arg u "$(id -un)" 'map(if .role == "receives" then .os_user = $u else . end)' "$parties" >parties-me.json
+check "a handover (issue) made from the token" kyso handover issue --parties parties-me.json \
     --reason "Cấp thiết bị cho văn thư được phân công" --condition "Thiết bị nguyên vẹn" -o issue.json
 check "  registered" kyso record register issue.json
 jq '[.[] | select(.role != "witness") | .role = (if .role == "hands_over" then "requester" else "approver" end)]' \
@@ -186,14 +188,17 @@ make_record() {
         '.kind = $k | .id = $id | .details = $d | .parties = $p[0] | .title = "BIÊN BẢN" | del(.integrity)' \
         issue.json >"$3.in" && "$KYSO" record seal "$3.in" -o "$3"
 }
+check "an off-premises permission made from the token" kyso off-premises --parties parties-ra.json \
+    --purpose "Ký văn bản tại hội nghị" --from "$now" --to "$(date -d "+1 day" +%Y-%m-%dT%H:%M:%S%:z)" --place "Trung tâm Hội nghị tỉnh" \
+    --protection "Người giữ mang theo người" -o off.json
+check "  signed with the token (its custodian is this user)" bash -c "
+    '$KYSO' record sign off.json --module '$KYSO_MODULE' --pin-fd 3 3<<<'$KYSO_TEST_PIN'"
+check "  registered" kyso record register off.json
 check "a loss record made from it, sealed" make_record loss "$(jq -n --arg t "$now" '{lost_at: $t, lost_place: "Hội nghị tại Hà Nội",
     circumstances: "Để quên trong phòng họp", reported_to: "Thủ trưởng cơ quan", reported_at: $t,
     revocation_request_id: "KR-20261203-0000abcd", facts_source: {from: "token", ref: ""}}')" loss.json
 check "  sound" kyso record check loss.json
 check "  registered" kyso record register loss.json
-check "an off-premises permission made from it, sealed" make_record off-premises "$(jq -n --arg t "$now" '{purpose: "Ký văn bản tại hội nghị",
-    from: $t, to: "2099-01-01T00:00:00+07:00", place: "Trung tâm Hội nghị tỉnh", protection: "Người giữ mang theo người"}')" off.json
-check "  registered" kyso record register off.json
 check "report --period current with the registry" \
     kyso audit report --log "$KYSO_AUDIT_LOG" --key "$KYSO_AUDIT_KEY" --period current --format pdf -o reg.pdf
 flat reg.pdf >reg.txt

@@ -73,7 +73,11 @@ sed -i 's/Nguyên vẹn/Nguyên vẹm/' "$KYSO_SYSTEM_STATE/records/$(id_of agai
 check_fails "that record changed on disk: refused" sign "$T/sig.6"
 check "  the refusal: the registry cannot be trusted" bash -c "jq -r 'select(.event==\"refusal\") | .detail' '$KYSO_AUDIT_LOG' | tail -n1 | grep -q 'registry of records cannot be trusted'"
 
-printf '[M13]\ncustodian_binding = no\nweaken = yes\n' >>"$KYSO_SYSTEM_CONF/kyso.conf"
+# (a damaged registry stops every token, rule M7: whether one was reported
+# lost cannot be known; the record mended, only M4 is left to weaken)
+check_fails "  any token, whatever M4 says: refused too" bash -c "printf '[M13]\ncustodian_binding = no\nweaken = yes\n' >>'$KYSO_SYSTEM_CONF/kyso.conf'; $(declare -f sign); T='$T' KYSO_MODULE='$KYSO_MODULE' KYSO_TEST_PIN='$KYSO_TEST_PIN' sign '$T/sig.9'"
+check "  rule M7" bash -c "jq -r 'select(.event==\"refusal\") | .rule' '$KYSO_AUDIT_LOG' | tail -n1 | grep -qx M7"
+sed -i 's/Nguyên vẹm/Nguyên vẹn/' "$KYSO_SYSTEM_STATE/records/$(id_of again).json"
 check "[M13] custodian_binding = no with weaken = yes: signs" sign "$T/sig.4"
 
 check "the audit trail verifies" kyso audit verify --log "$KYSO_AUDIT_LOG" --key "$KYSO_AUDIT_KEY"

@@ -33,7 +33,8 @@ has() { # has TEXTFILE STRING
 }
 json() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"r": r}))' "$@"; }
 
-for s in pin-reset-request pin-reset-done handover; do
+for s in pin-reset-request pin-reset-done handover loss revocation-request token-found off-premises \
+    off-premises-return renewal-request; do
     rec=$VEC/sample-$s.json pdf=$TMP/$s.pdf
     check "$s: renders" "$RENDER" "$rec" "$pdf"
     [ -s "$pdf" ] || continue
@@ -49,7 +50,8 @@ for s in pin-reset-request pin-reset-done handover; do
         "$(json "$rec" 'r["integrity"]["sha256"]')" \
         "$(json "$rec" 'r["token"]["serial"]')" "$(json "$rec" 'r["token"]["manufacturer"]')" \
         "$(json "$rec" 'r["token"]["model"]')" "$(json "$rec" 'r["token"]["label"]')" \
-        "$(json "$rec" 'r["details"].get("reason") or r["details"]["request_id"]')"; do
+        "$(json "$rec" 'r["details"].get("reason") or r["details"].get("request_id") or r["details"].get("circumstances")
+            or r["details"].get("purpose") or r["details"]["report"]')"; do
         check "$s: shows '$want'" has "$TMP/$s.txt" "$want"
     done
     n=$(json "$rec" 'len(r["certificates"])')
@@ -71,6 +73,14 @@ for s in pin-reset-request pin-reset-done handover; do
     fi
     check "$s: page 1 looks like the reference" python3 "$SRC/tests/unit/pngdiff.py" "$TMP/$s.png" "$VEC/sample-$s.png" 0.01
 done
+check "loss: where it was lost, the request made with it" bash -c "$(declare -f has); has '$TMP/loss.txt' 'Nhà khách tỉnh, phòng 204' && has '$TMP/loss.txt' 'KR-20260215-0a55e902'"
+check "loss: the facts' source" has "$TMP/loss.txt" "theo biên bản đã đăng ký số KR-20260215-5e6f7a8b"
+check "revocation-request: the case of Điều 17 in Vietnamese" has "$TMP/revocation-request.txt" "Thiết bị lưu khóa bí mật bị thất lạc"
+check "token-found: the loss it closes" has "$TMP/token-found.txt" "Theo biên bản xác nhận thất lạc số: KR-20260215-0a55e901"
+check "off-premises: the window" has "$TMP/off-premises.txt" "16/02/2026 17:00:00 (UTC+07:00)"
+check "off-premises: the protection measures" has "$TMP/off-premises.txt" "cất trong túi niêm phong"
+check "off-premises-return: the permission" has "$TMP/off-premises-return.txt" "KR-20260215-0ff00001"
+check "renewal-request: what is asked, days left" bash -c "$(declare -f has); has '$TMP/renewal-request.txt' 'Gia hạn chứng thư số thêm 03 năm' && has '$TMP/renewal-request.txt' '45 ngày'"
 check "handover: kind in Vietnamese" has "$TMP/handover.txt" "Thay đổi người quản lý, sử dụng thiết bị"
 check "pin-reset-request: roles in Vietnamese" has "$TMP/pin-reset-request.txt" "Thủ trưởng cơ quan quản lý trực tiếp"
 check "pin-reset-done: the outcome in Vietnamese" has "$TMP/pin-reset-done.txt" "Đã khôi phục (mở khóa) thiết bị"
