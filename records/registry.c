@@ -1,10 +1,14 @@
 /* The registry directory. Writing a record: every file goes to a temporary
- * name in the directory first (".tmp-*", mode 0640, fsync'd), then the
+ * name in the directory first (".tmp-*", mode 0644, fsync'd), then the
  * signatures are renamed to <id>.<n>.p7s and the JSON is linked to
  * <id>.json last (link, not rename, so that an id registered meanwhile is
  * never replaced), then the directory is fsync'd. A crash before the JSON
  * is linked leaves at most temporaries and signatures without a record:
- * no record. Registrations are serialised by a lock on the directory. */
+ * no record. Registrations are serialised by a lock on the directory.
+ *
+ * Readable by every local user (directory 0755, files 0644): the module,
+ * running as the signer, reads it for rules M4, M7 and M8, and a registry
+ * it could not read would stop every token. Writable by root only. */
 #include "config.h"
 
 #include "records/registry.h"
@@ -82,7 +86,7 @@ static int temp_file(const char *dir, const void *a, size_t alen, const void *b,
         tmp[0] = '\0';
         return -1;
     }
-    if (fchmod(fd, 0640) < 0 || write_all(fd, a, alen) < 0 || (blen && write_all(fd, b, blen) < 0) ||
+    if (fchmod(fd, 0644) < 0 || write_all(fd, a, alen) < 0 || (blen && write_all(fd, b, blen) < 0) ||
         fsync(fd) < 0) {
         int e = errno;
         close(fd);
@@ -108,7 +112,9 @@ static int make_dir(const char *dir, char *why, size_t whylen)
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(p, 0750) < 0 && errno != EEXIST) {
+            if (mkdir(p, 0755) == 0) {
+                (void)chmod(p, 0755); /* whatever root's umask: the signers read it */
+            } else if (errno != EEXIST) {
                 snprintf(why, whylen, "cannot create %s: %s", p, strerror(errno));
                 return -1;
             }

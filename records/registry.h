@@ -1,4 +1,4 @@
-/* The registry of records: one directory (records_dir(), root's, 0750)
+/* The registry of records: one directory (records_dir(), root's, 0755: the module reads it as the signer)
  * holding each record as <id>.json (its canonical bytes and a newline)
  * with its detached CMS signatures beside it as <id>.<n>.p7s, n = 1, 2, ...
  * A record is registered only when complete: the signatures are renamed
@@ -27,7 +27,7 @@ struct records_blob {
 
 /* Validates obj (sealed), refuses an id already registered, and writes
  * the record and its n signatures (n may be 0) durably: nothing of it is
- * visible until all is written. The directory is created (0750) when
+ * visible until all is written. The directory is created (0755) when
  * missing. 0, or -1 with one line in why; on error nothing is left. */
 int records_register(const char *dir, const json_object *obj, const struct records_blob *sigs, size_t n,
                      char *why, size_t whylen);

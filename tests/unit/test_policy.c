@@ -423,6 +423,97 @@ static void test_key_usage(void **state)
     }
 }
 
+/* Rules M7 and M8 in the decision: a token stopped by a registered record,
+ * a registry that cannot be trusted, and signing off the registered hosts
+ * only inside a permission's window (from inclusive, until exclusive). */
+static void test_standing(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *der = read_der("person-an-sign-rsa2048.pem", &len);
+    const char *here = "5e1f0c3a9b7d4e2f8a6c1b0d9e8f7a6b", *other = "0123456789abcdef0123456789abcdef";
+    struct policy_config *c = parse("[M1]\ncheck_chain = no\nweaken = yes\n");
+    time_t now = at(2026, 12, 3);
+    struct policy_request rq = { .action = POLICY_SIGN, .cert_der = der, .cert_len = len, .now = now,
+                                 .standing_known = 1, .machine_id = here };
+    struct policy_decision d;
+    policy_decide(c, &rq, &d);
+    assert_true(d.allowed);
+    rq.stopped_by = "KR-20261201-0a55e901";
+    rq.stopped_kind = "loss";
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    assert_string_equal(d.rule, "M7");
+    assert_int_equal(d.refusal, POLICY_REFUSE_KEY);
+    assert_non_null(strstr(d.detail, "reported lost by registered record KR-20261201-0a55e901"));
+    rq.stopped_kind = "revocation-request";
+    policy_decide(c, &rq, &d);
+    assert_non_null(strstr(d.detail, "reported for revocation"));
+    rq.stopped_by = NULL;
+    rq.standing_known = -1;
+    rq.standing_why = "registry damaged: KR-x: tampered";
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    assert_string_equal(d.rule, "M7");
+    assert_non_null(strstr(d.detail, "cannot be trusted"));
+    rq.standing_known = 1;
+    policy_config_free(c);
+
+    /* hosts named: this one signs, another needs a permission */
+    char text[256];
+    snprintf(text, sizeof(text), "[M1]\ncheck_chain = no\nweaken = yes\n[M8]\nhosts = %s, %s\n", other, here);
+    c = parse(text);
+    assert_false(c->broken);
+    assert_int_equal(c->nhosts, 2);
+    policy_decide(c, &rq, &d);
+    assert_true(d.allowed);
+    policy_config_free(c);
+    snprintf(text, sizeof(text), "[M1]\ncheck_chain = no\nweaken = yes\n[M8]\nhosts = %s\n", other);
+    c = parse(text);
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    assert_string_equal(d.rule, "M8");
+    assert_int_equal(d.refusal, POLICY_REFUSE_HOST);
+    assert_non_null(strstr(d.detail, "has no off-premises permission"));
+    rq.machine_id = NULL; /* unreadable: never a registered host */
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    rq.machine_id = here;
+    struct policy_window w[2] = { { "KR-20261130-00000001", now - 7200, now - 3600 },
+                                  { "KR-20261203-00000002", now, now + 3600 } };
+    rq.permissions = w;
+    rq.npermissions = 2;
+    policy_decide(c, &rq, &d); /* at its start: in force */
+    assert_true(d.allowed);
+    rq.now = now + 3600;          /* at its end: over */
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    assert_non_null(strstr(d.detail, "KR-20261203-00000002 ended"));
+    rq.now = now - 60;            /* between the two: the one that ended is named */
+    policy_decide(c, &rq, &d);
+    assert_false(d.allowed);
+    assert_non_null(strstr(d.detail, "KR-20261130-00000001 ended"));
+    rq.npermissions = 1;
+    rq.permissions = &w[1];
+    policy_decide(c, &rq, &d);    /* only a later one: it is named as beginning */
+    assert_non_null(strstr(d.detail, "KR-20261203-00000002 begins"));
+    /* a stopped token is refused even inside a permission */
+    rq.now = now + 10;
+    rq.stopped_by = "KR-20261201-0a55e901";
+    policy_decide(c, &rq, &d);
+    assert_string_equal(d.rule, "M7");
+    policy_config_free(c);
+
+    /* malformed machine ids refuse the configuration */
+    c = parse("[M8]\nhosts = abc\n");
+    assert_true(c->broken);
+    policy_config_free(c);
+    c = parse("[M8]\nhosts = 0123456789ABCDEF0123456789ABCDEF\n");
+    assert_true(c->broken);
+    policy_config_free(c);
+    OPENSSL_free(der);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_broken),         cmocka_unit_test(test_example),
         cmocka_unit_test(test_directory),      cmocka_unit_test(test_audit_choice),
         cmocka_unit_test(test_validity_clock), cmocka_unit_test(test_key_usage),
+        cmocka_unit_test(test_standing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

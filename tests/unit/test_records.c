@@ -272,7 +272,7 @@ static void test_registry(void **state)
     json_object *a = sample("pin-reset-request-nd68.json"), *b = sample("handover-custodian-ha-tinh.json");
     assert_int_equal(records_register(dir, b, sigs, 2, why, sizeof(why)), 0);
     assert_int_equal(stat(dir, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0750);
+    assert_int_equal(st.st_mode & 0777, 0755);
     assert_int_equal(records_registry_stamp(dir, &s0), 0);
     assert_int_equal(records_register(dir, a, sigs, 1, why, sizeof(why)), 0);
     assert_int_equal(records_registry_stamp(dir, &s1), 0);
@@ -281,7 +281,7 @@ static void test_registry(void **state)
     assert_string_equal(why, "record KR-20261203-5c1e9a07 is already registered");
     snprintf(path, sizeof(path), "%s/KR-20261207-9f3b2d18.json", dir);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640);
+    assert_int_equal(st.st_mode & 0777, 0644);
     assert_int_equal(entries(dir), 5);
 
     assert_int_equal(records_load(dir, "KR-20261207-9f3b2d18", &got, &nsig, why, sizeof(why)), 0);
