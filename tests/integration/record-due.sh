@@ -191,6 +191,9 @@ check "kyso token status: days left, renewal and its last day per certificate" b
     grep -qE 'return \(M11\): OVERDUE: the token is due back by [0-9-]{10} \(5 working days after $(day "now - 40 days")\)' <<<\"\$s\""
 
 # ---- kyso renewal-request under each profile, for the 90-day certificate ----
+# (at level Tối mật a signature needs its issuer's CRL cached)
+"$KYSO_BUILDDIR/tools/kyso" crl update --timeout 1 --url "file://$KYSO_TEST_PKI/issuing-empty.crl.pem" \
+    --url "file://$KYSO_TEST_PKI/root-empty.crl.pem" >>"$TEST_LOG" 2>&1
 declare -A number=([nd68-2024]="Mẫu 04" [an-giang-2016]="" [tien-giang-2015]="" [hoa-binh-2020]="" [ha-tinh-2020]="Mẫu 7, Mẫu 8")
 declare -A law=([nd68-2024]="Nghị định 68/2024/NĐ-CP" [an-giang-2016]="Thông tư 08/2016/TT-BQP"
     [tien-giang-2015]="Thông tư 05/2010/TT-BNV" [hoa-binh-2020]="Nghị định 130/2018/NĐ-CP, Thông tư 185/2019/TT-BQP"
@@ -204,6 +207,9 @@ for p in nd68-2024 an-giang-2016 tien-giang-2015 hoa-binh-2020 ha-tinh-2020; do
             .certificates[0].sha256, .token.serial] | join("|")')" \
         = "renewal-request|$p|${number[$p]}|${law[$p]}|GIẤY ĐỀ NGHỊ GIA HẠN CHỨNG THƯ SỐ|renewal|90|0|1|${sha[d90]}|$serial"
     check "  kyso record check: sound" kyso record check "$T/ren-$p.json"
+    check "  signed through the module with the 90-day key, and verified" bash -c "
+        '$KYSO_BUILDDIR/tools/kyso' record sign '$T/ren-$p.json' --module '$KYSO_MODULE' --key-id '${keyid[d90]}' \
+            --pin-fd 3 3<<<'$KYSO_TEST_PIN' && '$KYSO_BUILDDIR/tools/kyso' record verify '$T/ren-$p.json'"
     pdftotext -layout "$T/ren-$p.pdf" "$T/ren-$p.txt"
     check "  the PDF holds the title, the form or law, the holder and the parties" bash -c "
         t=\$(tr -s ' \n' ' ' <'$T/ren-$p.txt')

@@ -7,9 +7,12 @@
 # loss is registered the module refuses the token (rule M7, no CRL
 # needed) and the refusal names the record; a found record, signed and
 # registered, lets it sign again; a revocation request of its own (a
-# retirement) stops it for good. Bad input leaves nothing behind.
+# retirement) stops it for good; a token whose certificate a CRL revoked
+# while it was lost is not made good by finding it. Bad input leaves
+# nothing behind. (The approver's token holds the certificate the test
+# CRL issuing-revoked.crl.pem revokes: that CRL is cached only at the end.)
 . "$(dirname "$0")/lib.sh"
-in_token --second vgca-chipdoc --second-key "81=person-binh-sign-rsa2048.key.pem,person-binh-sign-rsa2048.pem" \
+in_token --second vgca-chipdoc --second-key "81=revoked-sign-rsa2048.key.pem,revoked-sign-rsa2048.pem" \
     vgca-chipdoc
 T=$TEST_TMP
 kyso() { run_checked "$KYSO_BUILDDIR/tools/kyso" "$@"; }
@@ -193,5 +196,18 @@ check_fails "  refused" sign_data
 check "  rule M7, for revocation, naming the request" refused_naming M7 "reported for revocation by registered record $(jq -r .id "$T/retire.json")"
 check "the approver's token still signs (another token)" \
     p11 --slot "$approver_slot" -l --pin "$KYSO_TEST_PIN" -s -m SHA256-RSA-PKCS -i "$T/data" -o "$T/sig2"
+# ---- lost, then revoked: finding it does not make it good ----
+lose_second() {
+    make_loss second --reader "$KYSO_READER2" && approve_verify "$T/second.json" "$T/second.rev.json" &&
+        register "$T/second.json" "$T/second.rev.json"
+}
+check "the second token's loss, signed with it while it still signs, registered" lose_second
+check "the CRL revoking its certificate is cached" bash -c "
+    '$KYSO_BUILDDIR/tools/kyso' crl update --timeout 1 --url 'file://$KYSO_TEST_PKI/issuing-revoked.crl.pem' 2>&1 |
+    grep -q 'issuing-revoked.crl.pem: stored'"
+check "kyso loss found for it: refused, the certificate was revoked" fails_saying "was revoked.*stays stopped" \
+    kyso loss found --loss "$(jq -r .id "$T/second.json")" --parties "$parties" --found-at 2026-12-02T09:00:00+07:00 \
+    --circumstances x --condition x --reader "$KYSO_READER2" -o "$T/second-found.json"
+check "  nothing written" test ! -e "$T/second-found.json"
 check "the audit trail verifies" kyso audit verify --log "$KYSO_AUDIT_LOG" --key "$KYSO_AUDIT_KEY"
 finish
