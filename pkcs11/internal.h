@@ -173,7 +173,8 @@ CK_RV p11_rv_from_pcsc(int status);
 
 /* slot.c */
 void p11_slots_scan(bool announce);        /* adds readers that appeared; module lock held */
-CK_RV p11_slot_refresh(struct p11_slot *slot); /* card present? token open? */
+CK_RV p11_slot_refresh(struct p11_slot *slot); /* no card open: one in the reader? open it */
+CK_RV p11_slot_check(struct p11_slot *slot);   /* the same, and is the open card still there? */
 CK_RV p11_slot_enumerate(struct p11_slot *slot);
 CK_RV p11_slot_begin(struct p11_slot *slot);   /* transaction, recovering from a reset */
 void p11_slot_end(struct p11_slot *slot);

@@ -502,8 +502,10 @@ CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_s
         p11_slot_unlock(slot);
         return CKR_SESSION_HANDLE_INVALID;
     }
-    /* The card changed under the session: report it once, then forget it. */
-    p11_slot_refresh(slot);
+    /* The card changed under the session: report it once, then forget it.
+     * A change is learnt from the card handle by the calls that reach the
+     * card and by the slot queries (p11_slot_check), never by looking at
+     * the reader on every call. */
     p11_rules_idle_check(slot);
     if (s->generation != slot->generation || !slot->token_ready) {
         p11_session_free(slot, s);
