@@ -547,9 +547,13 @@ static CK_FUNCTION_LIST_3_0 function_list_300 = {
     KYSO_P11_3_0_FUNCTIONS(P11_ENTRY_3)
 };
 
+/* Flags 0: not CKF_INTERFACE_FORK_SAFE, which would promise that a forked
+ * child may go on using the parent's initialisation; here the child gets
+ * CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize itself (the
+ * parent's PC/SC connections are not the child's to use). */
 static CK_INTERFACE interfaces[] = {
-    { (CK_CHAR *)"PKCS 11", &function_list_300, CKF_INTERFACE_FORK_SAFE },
-    { (CK_CHAR *)"PKCS 11", &function_list_240, CKF_INTERFACE_FORK_SAFE },
+    { (CK_CHAR *)"PKCS 11", &function_list_300, 0 },
+    { (CK_CHAR *)"PKCS 11", &function_list_240, 0 },
 };
 #define NINTERFACES (sizeof(interfaces) / sizeof(interfaces[0]))
 

@@ -630,6 +630,8 @@ static void test_interfaces(void **state)
     bool v30 = false, v240 = false;
     for (CK_ULONG i = 0; i < n; i++) {
         assert_string_equal((const char *)list[i].pInterfaceName, "PKCS 11");
+        /* Not fork-safe: a forked child must call C_Initialize (test_fork). */
+        assert_int_equal(list[i].flags, 0);
         const CK_VERSION *v = list[i].pFunctionList;
         assert_non_null(v);
         if (v->major == 3 && v->minor == 0) {
@@ -665,9 +667,13 @@ static void test_interfaces(void **state)
     assert_rv(CKR_OK, p11c.get_interface(NULL, &v240v, &itf, 0));
     assert_int_equal(((CK_VERSION *)itf->pFunctionList)->major, 2);
     assert_int_equal(((CK_VERSION *)itf->pFunctionList)->minor, 40);
+    assert_int_equal(itf->flags, 0);
     itf = NULL;
-    assert_rv(CKR_OK, p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v30v, &itf, CKF_INTERFACE_FORK_SAFE));
-    assert_true(itf->flags & CKF_INTERFACE_FORK_SAFE);
+    /* No interface promises fork safety. */
+    assert_rv(CKR_ARGUMENTS_BAD,
+              p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v30v, &itf, CKF_INTERFACE_FORK_SAFE));
+    assert_rv(CKR_ARGUMENTS_BAD, p11c.get_interface(NULL, NULL, &itf, CKF_INTERFACE_FORK_SAFE));
+    assert_null(itf);
     itf = NULL;
     assert_true(p11c.get_interface((CK_UTF8CHAR_PTR) "Vendor kyso", NULL, &itf, 0) != CKR_OK);
     assert_true(p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v31, &itf, 0) != CKR_OK);
