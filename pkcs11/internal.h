@@ -195,6 +195,10 @@ void p11_session_free(struct p11_slot *slot, struct p11_session *s);
  * once (CKR_DEVICE_REMOVED) and then gone. Returns rv. */
 CK_RV p11_session_end_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv);
 void p11_op_reset(struct p11_operation *op);
+/* Single-part and multi-part calls do not mix: a single-part call after an
+ * update, or an update or a final after a single-part call has the data (a
+ * length query), ends the operation; true then (CKR_OPERATION_ACTIVE). */
+bool p11_op_mixed(struct p11_operation *op, bool single_part);
 /* The start of a call that begins an operation (C_*Init): the session,
  * its slot locked, and its operation of this kind (digests have their
  * own, beside the key operations). CKR_ARGUMENTS_BAD if !args_ok,
