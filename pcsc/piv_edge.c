@@ -195,6 +195,9 @@ static int piv_identify(struct token *t, struct token_info *info, uint8_t identi
         s->has_version = true;
         info->fw_major = resp[0];
         info->fw_minor = resp[1];
+        /* A YubiKey makes RSA-3072 and RSA-4096 keys from firmware 5.7 on;
+         * before, RSA-2048 at most (a larger certificate is still read). */
+        info->rsa_gen_max_bits = resp[0] > 5 || (resp[0] == 5 && resp[1] >= 7) ? 4096 : 2048;
         snprintf(info->manufacturer, sizeof(info->manufacturer), "Yubico (PIV)");
         snprintf(info->model, sizeof(info->model), "YubiKey PIV");
         rc = send_apdu(t, INS_GET_SERIAL, 0, 0, NULL, 0, 256, resp, sizeof(resp), &n, &sw);

@@ -126,6 +126,7 @@ struct token_info {
     char model[17];
     char applet[16];               /* "piv", "vgca-chipdoc", "vgca-jcop" (as records name it) */
     uint8_t hw_major, hw_minor, fw_major, fw_minor;
+    unsigned rsa_gen_max_bits;     /* the largest RSA key this card makes; 0: the edge's rsa_max_bits */
 };
 
 /* What a signature is made of. The module hashes; the edge turns this

@@ -173,7 +173,8 @@ CK_RV p11_rv_from_pcsc(int status);
 
 /* slot.c */
 void p11_slots_scan(bool announce);        /* adds readers that appeared; module lock held */
-CK_RV p11_slot_refresh(struct p11_slot *slot); /* card present? token open? */
+CK_RV p11_slot_refresh(struct p11_slot *slot); /* no card open: one in the reader? open it */
+CK_RV p11_slot_check(struct p11_slot *slot);   /* the same, and is the open card still there? */
 CK_RV p11_slot_enumerate(struct p11_slot *slot);
 CK_RV p11_slot_begin(struct p11_slot *slot);   /* transaction, recovering from a reset */
 void p11_slot_end(struct p11_slot *slot);
@@ -194,6 +195,10 @@ void p11_session_free(struct p11_slot *slot, struct p11_session *s);
  * once (CKR_DEVICE_REMOVED) and then gone. Returns rv. */
 CK_RV p11_session_end_call(struct p11_slot *slot, struct p11_session *s, CK_RV rv);
 void p11_op_reset(struct p11_operation *op);
+/* Single-part and multi-part calls do not mix: a single-part call after an
+ * update, or an update or a final after a single-part call has the data (a
+ * length query), ends the operation; true then (CKR_OPERATION_ACTIVE). */
+bool p11_op_mixed(struct p11_operation *op, bool single_part);
 /* The start of a call that begins an operation (C_*Init): the session,
  * its slot locked, and its operation of this kind (digests have their
  * own, beside the key operations). CKR_ARGUMENTS_BAD if !args_ok,

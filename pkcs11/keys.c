@@ -65,7 +65,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
     CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pulDigestLen && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (op->multi_part) {
+    if (p11_op_mixed(op, true)) {
         rv = CKR_OPERATION_ACTIVE;
     } else {
         if (!op->absorbed) {
@@ -89,10 +89,14 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
     CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    op->multi_part = true;
-    if (EVP_DigestUpdate(op->md, pPart, ulPartLen) != 1) {
-        p11_op_reset(op);
-        rv = CKR_FUNCTION_FAILED;
+    if (p11_op_mixed(op, false)) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else {
+        op->multi_part = true;
+        if (EVP_DigestUpdate(op->md, pPart, ulPartLen) != 1) {
+            p11_op_reset(op);
+            rv = CKR_FUNCTION_FAILED;
+        }
     }
     p11_slot_unlock(slot);
     return rv;
@@ -106,7 +110,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
     CK_RV rv = p11_session_continue_op(hSession, OP_DIGEST, pulDigestLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    rv = digest_final(op, pDigest, pulDigestLen);
+    rv = p11_op_mixed(op, false) ? CKR_OPERATION_ACTIVE : digest_final(op, pDigest, pulDigestLen);
     p11_slot_unlock(slot);
     return rv;
 }
@@ -355,6 +359,21 @@ static int ref_of_id(const CK_ATTRIBUTE *id)
     return -1;
 }
 
+/* A big-endian integer: leading zero bytes are the same number. */
+static bool exponent_is_f4(const CK_ATTRIBUTE *e)
+{
+    static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
+    const uint8_t *v = e->pValue;
+    CK_ULONG n = e->ulValueLen;
+    if (!v || n == CK_UNAVAILABLE_INFORMATION)
+        return false;
+    while (n > 0 && *v == 0) {
+        v++;
+        n--;
+    }
+    return n == sizeof(f4) && memcmp(v, f4, sizeof(f4)) == 0;
+}
+
 CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_ATTRIBUTE_PTR pPublicKeyTemplate,
                         CK_ULONG ulPublicKeyAttributeCount, CK_ATTRIBUTE_PTR pPrivateKeyTemplate,
                         CK_ULONG ulPrivateKeyAttributeCount, CK_OBJECT_HANDLE_PTR phPublicKey,
@@ -381,8 +400,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
         }
         bits = (unsigned)*(const CK_ULONG *)mb->pValue;
         const CK_ATTRIBUTE *e = p11_template_find(pPublicKeyTemplate, ulPublicKeyAttributeCount, CKA_PUBLIC_EXPONENT);
-        static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
-        if (e && (e->ulValueLen != 3 || !e->pValue || memcmp(e->pValue, f4, 3) != 0)) {
+        if (e && !exponent_is_f4(e)) {
             rv = CKR_ATTRIBUTE_VALUE_INVALID; /* the card makes e = 65537 only */
             goto out;
         }
@@ -409,6 +427,11 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism,
     if (!(slot->token.edge->caps & TOKEN_CAP_GENERATE) ||
         (type == TOKEN_KEY_EC && !(slot->token.edge->caps & TOKEN_CAP_EC))) {
         rv = CKR_MECHANISM_INVALID;
+        goto out;
+    }
+    unsigned lo = 0, hi = 0;
+    if (type == TOKEN_KEY_RSA && p11_slot_has_key_type(slot, TOKEN_KEY_RSA, &lo, &hi) && (bits < lo || bits > hi)) {
+        rv = CKR_KEY_SIZE_RANGE; /* what C_GetMechanismInfo says the card makes */
         goto out;
     }
     if (!(s->flags & CKF_RW_SESSION)) {

@@ -94,6 +94,8 @@ bool p11_slot_has_key_type(struct p11_slot *slot, enum token_key_type type, unsi
     if (!hi) {
         lo = type == TOKEN_KEY_RSA ? (e ? e->rsa_min_bits : 2048) : 256;
         hi = type == TOKEN_KEY_RSA ? (e ? e->rsa_max_bits : 4096) : 384;
+        if (type == TOKEN_KEY_RSA && generates && slot->token.info.rsa_gen_max_bits)
+            hi = slot->token.info.rsa_gen_max_bits;
     }
     *min_bits = lo;
     *max_bits = hi;

@@ -502,8 +502,10 @@ CK_RV p11_session_get(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_s
         p11_slot_unlock(slot);
         return CKR_SESSION_HANDLE_INVALID;
     }
-    /* The card changed under the session: report it once, then forget it. */
-    p11_slot_refresh(slot);
+    /* The card changed under the session: report it once, then forget it.
+     * A change is learnt from the card handle by the calls that reach the
+     * card and by the slot queries (p11_slot_check), never by looking at
+     * the reader on every call. */
     p11_rules_idle_check(slot);
     if (s->generation != slot->generation || !slot->token_ready) {
         p11_session_free(slot, s);
@@ -545,9 +547,13 @@ static CK_FUNCTION_LIST_3_0 function_list_300 = {
     KYSO_P11_3_0_FUNCTIONS(P11_ENTRY_3)
 };
 
+/* Flags 0: not CKF_INTERFACE_FORK_SAFE, which would promise that a forked
+ * child may go on using the parent's initialisation; here the child gets
+ * CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize itself (the
+ * parent's PC/SC connections are not the child's to use). */
 static CK_INTERFACE interfaces[] = {
-    { (CK_CHAR *)"PKCS 11", &function_list_300, CKF_INTERFACE_FORK_SAFE },
-    { (CK_CHAR *)"PKCS 11", &function_list_240, CKF_INTERFACE_FORK_SAFE },
+    { (CK_CHAR *)"PKCS 11", &function_list_300, 0 },
+    { (CK_CHAR *)"PKCS 11", &function_list_240, 0 },
 };
 #define NINTERFACES (sizeof(interfaces) / sizeof(interfaces[0]))
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pkcs11/internal.h"
+#include "pkcs11/pinentry.h"
 
 /* handle: slot+1 (8 bits) | generation (8 bits) | kind (4 bits) | index (12 bits) */
 CK_OBJECT_HANDLE p11_object_handle(const struct p11_slot *slot, enum p11_object_kind kind, unsigned index)
@@ -253,6 +254,17 @@ static enum attr_state cert_attribute(const struct cert_view *c, CK_ATTRIBUTE_TY
     return st;
 }
 
+/* C_DeriveKey is a single call, with no C_*Init for a context login to
+ * follow: a key that wants its PIN for every use (9C) can derive only if
+ * the PIN can be asked for on the protected path (pinentry). CKA_DERIVE
+ * says so rather than promising a derivation C_DeriveKey refuses. */
+static bool derive_possible(const struct token_key *k)
+{
+    char program[256];
+    int timeout_s = 0;
+    return !p11_key_pin_always(k) || (p11_rules_pinentry(program, sizeof(program), &timeout_s) && p11_pinentry_possible());
+}
+
 /* Public attributes of a key, shared by the public and private objects. */
 static enum attr_state key_public_attribute(const struct token_key *k, CK_ATTRIBUTE_TYPE type,
                                             struct attr_value *v)
@@ -272,7 +284,7 @@ static enum attr_state key_public_attribute(const struct token_key *k, CK_ATTRIB
         return put_ulong(v, k->local ? (k->type == TOKEN_KEY_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN)
                                      : CK_UNAVAILABLE_INFORMATION);
     case CKA_DERIVE:
-        return put_bool(v, k->derive && p11_key_usage_allows(k, P11_DERIVE));
+        return put_bool(v, k->derive && p11_key_usage_allows(k, P11_DERIVE) && derive_possible(k));
     case CKA_SUBJECT: {
         X509 *x = parse_cert(k);
         if (!x)

@@ -44,6 +44,14 @@ CK_RV p11_session_begin_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args
     return rv;
 }
 
+bool p11_op_mixed(struct p11_operation *op, bool single_part)
+{
+    if (!(single_part ? op->multi_part : op->absorbed))
+        return false;
+    p11_op_reset(op);
+    return true;
+}
+
 CK_RV p11_session_continue_op(CK_SESSION_HANDLE h, enum p11_op_kind kind, bool args_ok, struct p11_slot **slot,
                               struct p11_session **s, struct p11_operation **op)
 {

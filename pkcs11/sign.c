@@ -492,7 +492,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
     CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (op->multi_part) {
+    if (p11_op_mixed(op, true)) {
         rv = CKR_OPERATION_ACTIVE;
     } else {
         /* The data goes in once: a length query does not consume it. */
@@ -522,9 +522,13 @@ static CK_RV update(CK_SESSION_HANDLE hSession, enum p11_op_kind kind, CK_BYTE_P
     CK_RV rv = p11_session_continue_op(hSession, kind, pPart || !ulPartLen, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    op->multi_part = true;
-    if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
-        p11_op_reset(op);
+    if (p11_op_mixed(op, false)) {
+        rv = CKR_OPERATION_ACTIVE;
+    } else {
+        op->multi_part = true;
+        if ((rv = absorb(op, pPart, ulPartLen)) != CKR_OK)
+            p11_op_reset(op);
+    }
     p11_slot_unlock(slot);
     return rv;
 }
@@ -543,6 +547,10 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
     CK_RV rv = p11_session_continue_op(hSession, OP_SIGN, pulSignatureLen != NULL, &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
+    if (p11_op_mixed(op, false)) {
+        p11_slot_unlock(slot);
+        return CKR_OPERATION_ACTIVE;
+    }
     op->multi_part = true;
     rv = ask_and_sign(hSession, &slot, &s, finish_signature(slot, s, pSignature, pulSignatureLen, &rec), pSignature,
                       pulSignatureLen, &rec);
@@ -642,7 +650,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
     CK_RV rv = p11_session_continue_op(hSession, OP_VERIFY, pSignature && (pData || !ulDataLen), &slot, &s, &op);
     if (rv != CKR_OK)
         return rv;
-    if (op->multi_part)
+    if (p11_op_mixed(op, true))
         rv = CKR_OPERATION_ACTIVE;
     else if ((rv = absorb(op, pData, ulDataLen)) == CKR_OK)
         rv = finish_verify(op, pSignature, ulSignatureLen);

@@ -90,6 +90,15 @@ void p11_slot_drop_card(struct p11_slot *slot)
     slot->generation++;
 }
 
+/* pcscd went away (or restarted, or the reader did): the card and the
+ * context are dropped, and the next look starts over. */
+static void lost_service(struct p11_slot *slot)
+{
+    p11_slot_drop_card(slot);
+    pcsc_context_release(&slot->ctx);
+    slot->reader_state = 0;
+}
+
 /* Connects to a newly seen card and identifies it; reuses the cached
  * contents when it is the same card as before. */
 static CK_RV open_card(struct p11_slot *slot)
@@ -138,16 +147,21 @@ static CK_RV open_card(struct p11_slot *slot)
     return CKR_OK;
 }
 
+/* Looks at the reader (SCardGetStatusChange, which pcsc-lite answers
+ * slowly even with a timeout of 0) and opens a card found there. A slot
+ * whose card is open does not look: its card handle tells of a removal,
+ * a reset or another card at the next call that reaches the card
+ * (p11_slot_begin, p11_slot_finish), and p11_slot_check asks the handle
+ * where PKCS#11 wants to know whether a token is present. */
 CK_RV p11_slot_refresh(struct p11_slot *slot)
 {
-    if (!slot->reader_present)
+    if (!slot->reader_present || slot->token_ready)
         return CKR_OK;
     if (!pcsc_context_is_valid(&slot->ctx) && pcsc_context_establish(&slot->ctx) != PCSC_OK)
         return CKR_DEVICE_ERROR;
     struct pcsc_reader_state rs = { .reader = slot->reader, .state = slot->reader_state };
     int rc = pcsc_wait_change(&slot->ctx, &rs, 1, 0);
     if (rc == PCSC_OK) {
-        bool card_changed = EVENT_COUNT(rs.state) != EVENT_COUNT(slot->reader_state) || !rs.present;
         slot->reader_state = rs.state;
         if (rs.unavailable) {
             p11_slot_drop_card(slot);
@@ -155,22 +169,37 @@ CK_RV p11_slot_refresh(struct p11_slot *slot)
             slot->event_pending = true;
             return CKR_OK;
         }
-        if (card_changed && (slot->token_ready || slot->connected)) {
-            p11_debug("slot %lu: card removed or replaced", slot->id);
-            p11_slot_drop_card(slot);
-        }
     } else if (rc == PCSC_E_NO_SERVICE || rc == PCSC_E_NO_READER) {
         /* pcscd went away, or the reader did: start over next time. */
-        p11_slot_drop_card(slot);
-        pcsc_context_release(&slot->ctx);
-        slot->reader_state = 0;
+        lost_service(slot);
         return CKR_OK;
     } else if (rc != PCSC_E_TIMEOUT) {
         return p11_rv_from_pcsc(rc);
     }
-    if (!slot->token_ready && (slot->reader_state & SCARD_STATE_PRESENT) && !(slot->reader_state & SCARD_STATE_MUTE))
+    if ((slot->reader_state & SCARD_STATE_PRESENT) && !(slot->reader_state & SCARD_STATE_MUTE))
         return open_card(slot);
     return CKR_OK;
+}
+
+/* For C_GetSlotList, C_GetSlotInfo and C_GetTokenInfo: is there a token
+ * now? An open card is asked through its handle (SCardStatus: no poll of
+ * the reader); a card removed, even one put back since, ends its sessions
+ * and the reader is looked at again. */
+CK_RV p11_slot_check(struct p11_slot *slot)
+{
+    if (slot->token_ready) {
+        struct pcsc_card_status st;
+        int rc = pcsc_card_status(&slot->card, &st);
+        if (rc == PCSC_E_NO_SERVICE || rc == PCSC_E_INVALID_ARG) {
+            lost_service(slot); /* pcscd restarted: the handle is no longer known */
+        } else if ((rc == PCSC_OK && !st.present) || rc == PCSC_E_NO_READER || rc == PCSC_E_NO_CARD) {
+            p11_debug("slot %lu: card removed", slot->id);
+            p11_slot_drop_card(slot);
+        }
+        /* A reset (PCSC_E_CARD_RESET) is for p11_slot_begin, which logs in
+         * again if it may; another failure tells nothing of presence. */
+    }
+    return p11_slot_refresh(slot);
 }
 
 bool p11_slot_token_present(struct p11_slot *slot)
@@ -256,7 +285,14 @@ CK_RV p11_slot_begin(struct p11_slot *slot)
             pcsc_end_transaction(&slot->card);
     }
     if (rc == PCSC_E_CARD_REMOVED || rc == PCSC_E_NO_CARD || rc == PCSC_E_NO_READER) {
+        p11_debug("slot %lu: card removed", slot->id);
         p11_slot_drop_card(slot);
+        return CKR_DEVICE_REMOVED;
+    }
+    if (rc == PCSC_E_NO_SERVICE || rc == PCSC_E_INVALID_ARG) {
+        /* pcscd restarted: the handle is gone with the old service. */
+        p11_debug("slot %lu: the PC/SC service was lost: %s", slot->id, pcsc_status_name(rc));
+        lost_service(slot);
         return CKR_DEVICE_REMOVED;
     }
     return p11_rv_from_pcsc(rc);
@@ -289,6 +325,11 @@ static bool card_gone(struct p11_slot *slot)
 int p11_slot_finish(struct p11_slot *slot, int rc)
 {
     p11_slot_end(slot);
+    if (rc == PCSC_E_NO_SERVICE) {
+        p11_debug("slot %lu: the PC/SC service was lost during an operation", slot->id);
+        lost_service(slot);
+        return PCSC_E_CARD_REMOVED;
+    }
     if (rc == PCSC_E_CARD_REMOVED || rc == PCSC_E_NO_CARD ||
         ((rc == PCSC_E_COMM || rc == PCSC_E_NO_READER) && card_gone(slot))) {
         p11_debug("slot %lu: card removed during an operation", slot->id);
@@ -346,7 +387,7 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
         struct p11_slot *slot = &p11.slots[i];
         if (tokenPresent) {
             p11_mutex_lock(slot->lock);
-            p11_slot_refresh(slot);
+            p11_slot_check(slot);
             bool present = slot->token_ready;
             p11_mutex_unlock(slot->lock);
             if (!present)
@@ -377,7 +418,7 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
         p11_slot_unlock(slot);
         return CKR_ARGUMENTS_BAD;
     }
-    p11_slot_refresh(slot);
+    p11_slot_check(slot);
     memset(pInfo, 0, sizeof(*pInfo));
     p11_pad_string(pInfo->slotDescription, sizeof(pInfo->slotDescription), slot->reader);
     p11_pad_string(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "kyso");
@@ -424,7 +465,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
         p11_slot_unlock(slot);
         return CKR_ARGUMENTS_BAD;
     }
-    rv = p11_slot_refresh(slot);
+    rv = p11_slot_check(slot);
     if (rv == CKR_OK && !slot->token_ready)
         rv = CKR_TOKEN_NOT_PRESENT;
     if (rv == CKR_OK)

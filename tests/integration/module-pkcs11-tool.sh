@@ -114,13 +114,15 @@ check "-T lists the token" grep -Eq "token label +: Nguyễn Văn An$" "$T/T"
 check_fails "-T lists no empty slot" grep -q "(empty)" "$T/T"
 
 p11 -M >"$T/M" 2>&1
-check "-M: RSA-PKCS with key sizes" grep -Eq "^  RSA-PKCS, keySize=\{1024,4096\}, hw, decrypt, sign, verify$" "$T/M"
-check "-M: RSA-PKCS-OAEP decrypts" grep -Eq "^  RSA-PKCS-OAEP, keySize=\{1024,4096\}, hw, decrypt$" "$T/M"
-check "-M: SHA256-RSA-PKCS-PSS" grep -Eq "^  SHA256-RSA-PKCS-PSS, keySize=\{1024,4096\}, hw, sign, verify$" "$T/M"
+# RSA sizes: what the card makes (kyso-vtoken answers firmware 5.4.3, and a
+# YubiKey makes RSA-3072 and RSA-4096 only from 5.7 on).
+check "-M: RSA-PKCS with key sizes" grep -Eq "^  RSA-PKCS, keySize=\{1024,2048\}, hw, decrypt, sign, verify$" "$T/M"
+check "-M: RSA-PKCS-OAEP decrypts" grep -Eq "^  RSA-PKCS-OAEP, keySize=\{1024,2048\}, hw, decrypt$" "$T/M"
+check "-M: SHA256-RSA-PKCS-PSS" grep -Eq "^  SHA256-RSA-PKCS-PSS, keySize=\{1024,2048\}, hw, sign, verify$" "$T/M"
 check "-M: ECDSA with key sizes and curve flags" \
     grep -Eq "^  ECDSA, keySize=\{256,384\}, hw, sign, verify, EC F_P, EC OID, EC uncompressed$" "$T/M"
 check "-M: ECDH1-DERIVE" grep -Eq "^  ECDH1-DERIVE, keySize=\{256,384\}, hw, derive, " "$T/M"
-check "-M: RSA key pair generation" grep -Eq "^  RSA-PKCS-KEY-PAIR-GEN, keySize=\{1024,4096\}, hw, generate_key_pair$" "$T/M"
+check "-M: RSA key pair generation" grep -Eq "^  RSA-PKCS-KEY-PAIR-GEN, keySize=\{1024,2048\}, hw, generate_key_pair$" "$T/M"
 check "-M: EC key pair generation" grep -Eq "^  ECDSA-KEY-PAIR-GEN, keySize=\{256,384\}, hw, generate_key_pair, " "$T/M"
 check "-M: digests" grep -Eq "^  SHA512, digest$" "$T/M"
 

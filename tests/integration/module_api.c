@@ -630,6 +630,8 @@ static void test_interfaces(void **state)
     bool v30 = false, v240 = false;
     for (CK_ULONG i = 0; i < n; i++) {
         assert_string_equal((const char *)list[i].pInterfaceName, "PKCS 11");
+        /* Not fork-safe: a forked child must call C_Initialize (test_fork). */
+        assert_int_equal(list[i].flags, 0);
         const CK_VERSION *v = list[i].pFunctionList;
         assert_non_null(v);
         if (v->major == 3 && v->minor == 0) {
@@ -665,9 +667,13 @@ static void test_interfaces(void **state)
     assert_rv(CKR_OK, p11c.get_interface(NULL, &v240v, &itf, 0));
     assert_int_equal(((CK_VERSION *)itf->pFunctionList)->major, 2);
     assert_int_equal(((CK_VERSION *)itf->pFunctionList)->minor, 40);
+    assert_int_equal(itf->flags, 0);
     itf = NULL;
-    assert_rv(CKR_OK, p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v30v, &itf, CKF_INTERFACE_FORK_SAFE));
-    assert_true(itf->flags & CKF_INTERFACE_FORK_SAFE);
+    /* No interface promises fork safety. */
+    assert_rv(CKR_ARGUMENTS_BAD,
+              p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v30v, &itf, CKF_INTERFACE_FORK_SAFE));
+    assert_rv(CKR_ARGUMENTS_BAD, p11c.get_interface(NULL, NULL, &itf, CKF_INTERFACE_FORK_SAFE));
+    assert_null(itf);
     itf = NULL;
     assert_true(p11c.get_interface((CK_UTF8CHAR_PTR) "Vendor kyso", NULL, &itf, 0) != CKR_OK);
     assert_true(p11c.get_interface((CK_UTF8CHAR_PTR) "PKCS 11", &v31, &itf, 0) != CKR_OK);
@@ -1481,6 +1487,166 @@ static void test_so_changes_puk_keeps_management_key(void **state)
     assert_rv(CKR_OK, F->C_Logout(h));
 }
 
+/* ------------------------------------------------ PKCS#11 corners */
+
+/* Single-part and multi-part calls do not mix: the call that mixes them is
+ * CKR_OPERATION_ACTIVE and ends the operation (digest, sign, verify). */
+static void test_single_and_multi_part(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0);
+    CK_MECHANISM digest_mech = { CKM_SHA256, NULL, 0 }, sign_mech = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_BYTE buf[128];
+    CK_ULONG len = sizeof(buf);
+
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_OK, F->C_DigestUpdate(h, (CK_BYTE_PTR)message, sizeof(message)));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DigestFinal(h, buf, &len));
+
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_OK, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), NULL, &len));
+    assert_int_equal(len, 32);
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_DigestFinal(h, buf, &len));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_DigestFinal(h, buf, &len));
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_OK, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), NULL, &len));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_DigestUpdate(h, (CK_BYTE_PTR)message, 1));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    /* Unmixed, both still work. */
+    uint8_t expect[32];
+    SHA256(message, sizeof(message), expect);
+    assert_rv(CKR_OK, F->C_DigestInit(h, &digest_mech));
+    assert_rv(CKR_OK, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), NULL, &len));
+    len = sizeof(buf);
+    assert_rv(CKR_OK, F->C_Digest(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    assert_int_equal(len, 32);
+    assert_memory_equal(buf, expect, 32);
+
+    login_user(h);
+    CK_OBJECT_HANDLE k = private_key(h, ID_9A);
+    CK_OBJECT_HANDLE pub = p11c_find(h, CKO_PUBLIC_KEY, ID_9A);
+    assert_true(pub != 0);
+    len = sizeof(buf);
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_OK, F->C_SignUpdate(h, (CK_BYTE_PTR)message, sizeof(message)));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, buf, &len));
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_OK, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), NULL, &len));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_SignFinal(h, buf, &len));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), buf, &len));
+    assert_rv(CKR_OK, F->C_SignInit(h, &sign_mech, k));
+    assert_rv(CKR_OK, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), NULL, &len));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_SignUpdate(h, (CK_BYTE_PTR)message, 1));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_SignFinal(h, buf, &len));
+
+    assert_rv(CKR_OK, F->C_VerifyInit(h, &sign_mech, pub));
+    assert_rv(CKR_OK, F->C_VerifyUpdate(h, (CK_BYTE_PTR)message, sizeof(message)));
+    assert_rv(CKR_OPERATION_ACTIVE, F->C_Verify(h, (CK_BYTE_PTR)message, sizeof(message), buf, 64));
+    assert_rv(CKR_OPERATION_NOT_INITIALIZED, F->C_VerifyFinal(h, buf, 64));
+    /* Unmixed, a signature is still made and verified. */
+    sign_9a_and_verify(h);
+}
+
+/* C_GenerateKeyPair's arguments, checked before the card is written: NULL
+ * arguments; the public exponent as an integer (leading zero bytes are the
+ * same 65537); the sizes C_GetMechanismInfo gives, which are what the card
+ * makes (kyso-vtoken says it is a YubiKey 5.4: RSA up to 2048 bits). */
+static void test_generate_arguments(void **state)
+{
+    (void)state;
+    CK_TOKEN_INFO ti;
+    assert_rv(CKR_OK, F->C_GetTokenInfo(slot, &ti));
+    assert_int_equal(ti.firmwareVersion.major, 5);
+    assert_int_equal(ti.firmwareVersion.minor, 4);
+    CK_MECHANISM_INFO mi;
+    assert_rv(CKR_OK, F->C_GetMechanismInfo(slot, CKM_RSA_PKCS_KEY_PAIR_GEN, &mi));
+    assert_int_equal(mi.ulMaxKeySize, 2048);
+    assert_true(mi.ulMinKeySize >= 1024 && mi.ulMinKeySize <= 2048);
+    assert_rv(CKR_OK, F->C_GetMechanismInfo(slot, CKM_SHA256_RSA_PKCS, &mi));
+    assert_int_equal(mi.ulMaxKeySize, 2048);
+    assert_rv(CKR_OK, F->C_GetMechanismInfo(slot, CKM_EC_KEY_PAIR_GEN, &mi));
+    assert_int_equal(mi.ulMinKeySize, 256);
+    assert_int_equal(mi.ulMaxKeySize, 384);
+
+    CK_SESSION_HANDLE h = open_session(CKF_RW_SESSION);
+    CK_MECHANISM gen = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_OBJECT_HANDLE pubk = 0, privk = 0;
+    CK_ULONG bits = 2048;
+    CK_BYTE id = 0x18; /* retired slot 95 */
+    CK_BYTE e_padded[] = { 0x00, 0x01, 0x00, 0x01 }, e_3[] = { 0x01, 0x00, 0x03 };
+    CK_ATTRIBUTE pub_t[] = { { CKA_MODULUS_BITS, &bits, sizeof(bits) },
+                             { CKA_PUBLIC_EXPONENT, e_padded, sizeof(e_padded) } };
+    CK_ATTRIBUTE priv_t[] = { { CKA_ID, &id, 1 } };
+
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_GenerateKeyPair(h, NULL, NULL, 0, NULL, 0, NULL, NULL));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, NULL, &privk));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, NULL));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_GenerateKeyPair(h, &gen, NULL, 2, priv_t, 1, &pubk, &privk));
+    assert_rv(CKR_ARGUMENTS_BAD, F->C_GenerateKeyPair(h, &gen, pub_t, 2, NULL, 1, &pubk, &privk));
+
+    /* Not the SO: refused for that, past the exponent and the size. */
+    assert_rv(CKR_USER_NOT_LOGGED_IN, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, &privk));
+    pub_t[1].pValue = e_padded + 1;
+    pub_t[1].ulValueLen = 3;
+    assert_rv(CKR_USER_NOT_LOGGED_IN, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, &privk));
+    pub_t[1].pValue = e_3;
+    assert_rv(CKR_ATTRIBUTE_VALUE_INVALID, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, &privk));
+    pub_t[1].pValue = e_padded;
+    pub_t[1].ulValueLen = sizeof(e_padded);
+    bits = 4096;
+    assert_rv(CKR_KEY_SIZE_RANGE, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, &privk));
+    bits = 512;
+    assert_rv(CKR_KEY_SIZE_RANGE, F->C_GenerateKeyPair(h, &gen, pub_t, 2, priv_t, 1, &pubk, &privk));
+    assert_int_equal(pubk, 0);
+    assert_int_equal(privk, 0);
+}
+
+/* CKA_DERIVE says what C_DeriveKey does: C_DeriveKey has no C_*Init for a
+ * context login to follow, so a key that wants its PIN for every use
+ * (CKA_ALWAYS_AUTHENTICATE) derives only with a PIN prompt, which this run
+ * has not configured; the keys that say TRUE derive. */
+static void test_derive_attribute(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0);
+    login_user(h);
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t = { CKA_CLASS, &cls, sizeof(cls) };
+    CK_OBJECT_HANDLE keys[16];
+    CK_ULONG n = 0;
+    assert_rv(CKR_OK, F->C_FindObjectsInit(h, &t, 1));
+    assert_rv(CKR_OK, F->C_FindObjects(h, keys, 16, &n));
+    assert_rv(CKR_OK, F->C_FindObjectsFinal(h));
+    assert_int_equal(n, NKEYS);
+    unsigned deriving = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_KEY_TYPE type;
+        CK_BBOOL derive, always;
+        CK_ATTRIBUTE a[] = { { CKA_KEY_TYPE, &type, sizeof(type) },
+                             { CKA_DERIVE, &derive, sizeof(derive) },
+                             { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) } };
+        assert_rv(CKR_OK, F->C_GetAttributeValue(h, keys[i], a, 3));
+        assert_int_equal(derive, type == CKK_EC && !always);
+        if (!derive)
+            continue;
+        deriving++;
+        EVP_PKEY *peer = hold(EVP_EC_gen("P-256"), release_pkey);
+        assert_non_null(peer);
+        uint8_t point[65];
+        size_t point_len = 0;
+        assert_int_equal(EVP_PKEY_get_octet_string_param(peer, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &point_len),
+                         1);
+        CK_ECDH1_DERIVE_PARAMS params = { CKD_NULL, 0, NULL, (CK_ULONG)point_len, point };
+        CK_MECHANISM mech = { CKM_ECDH1_DERIVE, &params, sizeof(params) };
+        CK_OBJECT_HANDLE secret = 0;
+        assert_rv(CKR_OK, F->C_DeriveKey(h, &mech, keys[i], NULL, 0, &secret));
+        assert_true(secret != 0);
+    }
+    assert_true(deriving >= 1);
+}
+
 /* ------------------------------------------------------ card removal */
 
 static int teardown_reinsert(void **state)
@@ -1823,6 +1989,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_idle_logout, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_derived_secret, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_so_changes_puk_keeps_management_key, setup_init, teardown_restore_puk),
+        cmocka_unit_test_setup_teardown(test_single_and_multi_part, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_generate_arguments, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_derive_attribute, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_card_removed_mid_operation, setup_init, teardown_reinsert),
         cmocka_unit_test_setup_teardown(test_card_removed_then_sign, setup_init, teardown_reinsert),
         cmocka_unit_test_setup_teardown(test_application_bounds, setup_init, teardown_fini),
