@@ -88,9 +88,10 @@ def fmt(x, digits=1):
 
 def figure(r):
     if "cannot" in r:
-        return "cannot: " + r["cannot"], ""
+        return (r["cannot"] if r["cannot"].startswith("n/a") else "cannot: " + r["cannot"]), ""
     if r["scenario"].startswith("sigs"):
-        return f"{fmt(r['per_s'], 0)} sig/s", f"{fmt(r['per_s_min'], 0)}–{fmt(r['per_s_max'], 0)}"
+        d = 0 if r["per_s"] >= 100 else 2
+        return f"{fmt(r['per_s'], d)} sig/s", f"{fmt(r['per_s_min'], d)}–{fmt(r['per_s_max'], d)}"
     if r["scenario"] == "idle":
         return f"{fmt(r['ms'] / 1000, 0)} s idle", ""
     return f"{fmt(r['ms'], 2)} ms", f"{fmt(r['ms_min'], 2)}–{fmt(r['ms_max'], 2)}"
