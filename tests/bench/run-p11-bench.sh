@@ -79,7 +79,8 @@ if [ "${1:-}" = --inside ]; then
     read -r -a modules <<<"$KYSO_BENCH_MODULES"
     nm=${#modules[@]}
     for latency in zero profile; do
-        if [ $latency = zero ]; then ctl latency 0 0; n=$KYSO_BENCH_N; else ctl latency $KYSO_BENCH_PROFILE; n=$KYSO_BENCH_N_LATENCY; fi
+        read -r -a profile <<<"$KYSO_BENCH_PROFILE"
+        if [ $latency = zero ]; then ctl latency 0 0; n=$KYSO_BENCH_N; else ctl latency "${profile[@]}"; n=$KYSO_BENCH_N_LATENCY; fi
         echo "# $keyset, latency $latency" >&2
         for rep in $(seq "$KYSO_BENCH_REPS"); do
             for i in $(seq 0 $((nm - 1))); do
