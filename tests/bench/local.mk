@@ -29,3 +29,17 @@ noinst_PROGRAMS += tests/bench/policy_bench
 tests_bench_policy_bench_SOURCES = tests/bench/policy_bench.c
 tests_bench_policy_bench_LDADD = policy/libkysopolicy.la $(OPENSSL_LIBS)
 EXTRA_DIST += tests/bench/run-policy-bench.sh
+
+# Side by side: kyso-pkcs11.so (audit off, file and daemon sink),
+# opensc-pkcs11.so, libykcs11.so and the raw PC/SC floor on the same
+# kyso-vtoken, at zero and a real token's latency (`make bench-p11`, on the
+# build without sanitizers; results in tests/bench/results/).
+noinst_PROGRAMS += tests/bench/p11_bench
+tests_bench_p11_bench_SOURCES = tests/bench/p11_bench.c tests/bench/p11_bench.h tests/bench/p11_bench_raw.c
+tests_bench_p11_bench_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
+tests_bench_p11_bench_LDADD = $(OPENSSL_LIBS) $(PCSC_LIBS) -ldl -lpthread
+EXTRA_DIST += tests/bench/run-p11-bench.sh tests/bench/p11-bench-report.py
+
+bench-p11: all
+	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' $(BASH) $(srcdir)/tests/bench/run-p11-bench.sh
+.PHONY: bench-p11
