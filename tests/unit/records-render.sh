@@ -26,6 +26,7 @@ check() { # check DESCRIPTION COMMAND...
 # and in the left column alone (TEXTFILE.left).
 has() { # has TEXTFILE STRING
     local want; want=$(printf '%s' "$2" | tr -d ' \n\t')
+    [ -n "$want" ] || { echo "nothing to look for (an empty field?)"; return 1; }
     tr -d ' \n\t\f' <"$1" | grep -qF -- "$want" && return 0
     [ -f "$1.raw" ] && tr -d ' \n\t\f' <"$1.raw" | grep -qF -- "$want" && return 0
     [ -f "$1.left" ] && tr -d ' \n\t\f' <"$1.left" | grep -qF -- "$want" && return 0
@@ -44,14 +45,13 @@ for s in pin-reset-request pin-reset-done handover loss revocation-request token
     check "$s: A4" bash -c "pdfinfo '$pdf' | grep -q 'Page size: *595.276 x 841.89 pts'"
     check "$s: no temporary file left" bash -c "! ls '$TMP' | grep -q '$s.pdf\.'"
     for want in "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" "Độc lập - Tự do - Hạnh phúc" "Nơi nhận" \
-        "(Ký, ghi rõ họ tên)" "$(json "$rec" 'r["form"]["number"]')" "$(json "$rec" 'r["form"]["law"]')" \
+        "(Ký, ghi rõ họ tên)" "$(json "$rec" 'r["form"]["number"] or r["form"]["law"]')" "$(json "$rec" 'r["form"]["law"]')" \
         "$(json "$rec" 'r["title"]')" "Số: $(json "$rec" 'r["id"]')" "$(json "$rec" 'r["created"]["place"]')" \
         "$(json "$rec" 'r["agency"]["name"].upper()')" "$(json "$rec" 'r["agency"]["parent"].upper()')" \
         "$(json "$rec" 'r["integrity"]["sha256"]')" \
         "$(json "$rec" 'r["token"]["serial"]')" "$(json "$rec" 'r["token"]["manufacturer"]')" \
         "$(json "$rec" 'r["token"]["model"]')" "$(json "$rec" 'r["token"]["label"]')" \
-        "$(json "$rec" 'r["details"].get("reason") or r["details"].get("request_id") or r["details"].get("circumstances")
-            or r["details"].get("purpose") or r["details"]["report"]')"; do
+        "$(json "$rec" 'next(r["details"][k] for k in ("reason", "request_id", "circumstances", "purpose", "report") if k in r["details"])')"; do
         check "$s: shows '$want'" has "$TMP/$s.txt" "$want"
     done
     n=$(json "$rec" 'len(r["certificates"])')
