@@ -12,7 +12,8 @@
  *   true K(n) (the control) passes;
  * - crash recovery: records past the state are adopted, an incomplete last
  *   line is dropped, a record past the state that does not verify, a log
- *   shorter than its state and a damaged state make the writer refuse;
+ *   shorter than its state and a damaged state make the writer refuse; a
+ *   replaced state slot that a crash kept is erased by the next writer;
  * - rotation: the chain goes on across files, also for a writer opened
  *   before the rotation. */
 #include "config.h"
@@ -908,6 +909,44 @@ static void test_damaged_state(void **state)
     free(orig);
 }
 
+/* A new state is flushed once; the slot it replaces is erased after that
+ * flush, and the erasure reaches the disk with the next one. A crash in
+ * between leaves both slots readable: the newer one is the state, and the
+ * next writer to open the log erases the older one (it holds a key of a
+ * record already written). */
+static void test_stale_slot_erased(void **state)
+{
+    struct fx *fx = *state;
+    char err[600];
+    make_chain(fx, 3);
+    size_t len;
+    char *before = read_file(fx->state, &len);
+    assert_int_equal(len, 512);
+    int old_live = memcmp(before, "KYAS", 4) == 0 ? 0 : 1;
+    assert_int_equal(writer_append(fx->log, 10, 1, err, sizeof(err)), 0); /* 4 */
+    char *after = read_file(fx->state, &len);
+    assert_int_equal(len, 512);
+    assert_memory_equal(after + 256 * (1 - old_live), "KYAS", 4);
+    /* The erasure of the older slot lost in a crash. */
+    memcpy(after + 256 * old_live, before + 256 * old_live, 256);
+    write_file(fx->state, after, len);
+    struct audit_state st;
+    read_state(fx->state, &st);
+    assert_int_equal(st.next_seq, 5); /* the newer slot is the state */
+    struct audit_writer *w;
+    assert_int_equal(audit_writer_open(fx->log, &w, err, sizeof(err)), 0);
+    audit_writer_close(w);
+    char *settled = read_file(fx->state, &len);
+    for (size_t i = 0; i < 256; i++)
+        assert_int_equal(settled[256 * old_live + i], 0); /* erased on opening */
+    assert_memory_equal(settled + 256 * (1 - old_live), after + 256 * (1 - old_live), 256);
+    assert_int_equal(writer_append(fx->log, 11, 1, err, sizeof(err)), 0); /* 5 */
+    expect_ok(fx, 5);
+    free(settled);
+    free(after);
+    free(before);
+}
+
 static void test_rotation(void **state)
 {
     struct fx *fx = *state;
@@ -1112,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_refuses_replayed_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_refuses_short_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_slot_erased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_by_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
