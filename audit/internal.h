@@ -37,4 +37,10 @@ json_object *audit_record_object(const struct audit_event *ev, const struct audi
 size_t audit_seal_line(json_object *o, const uint8_t prev[AUDIT_HASH_LEN], const uint8_t key[AUDIT_KEY_LEN],
                        char *out, size_t cap);
 
+/* syslog.c: the syslog copy of a record, its fields up to (not including)
+ * the chaining ones, without the closing brace. Never waits. */
+void audit_syslog_record(const char *fields, size_t len);
+void audit_syslog_fork_prepare(void);
+void audit_syslog_fork_done(void);
+
 #endif

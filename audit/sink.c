@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/internal.h"
 #include "audit/protocol.h"
 
 #define DEFAULT_TIMEOUT_MS 1500
@@ -60,10 +61,12 @@ void audit_sink_fork_prepare(void)
     pthread_mutex_lock(&file_lock);
     pthread_mutex_lock(&pending_lock);
     pthread_mutex_lock(&setting_lock);
+    audit_syslog_fork_prepare();
 }
 
 void audit_sink_fork_done(void)
 {
+    audit_syslog_fork_done();
     pthread_mutex_unlock(&setting_lock);
     pthread_mutex_unlock(&pending_lock);
     pthread_mutex_unlock(&file_lock);

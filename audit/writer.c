@@ -274,7 +274,7 @@ static void to_syslog(const char *buf, size_t len)
         size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
         const char *prev = memmem(buf + pos, n, ",\"prev\":\"", 9);
         int shown = prev ? (int)(prev - (buf + pos)) : (int)n;
-        syslog(LOG_AUTHPRIV | LOG_INFO, "kyso-audit: %.*s}", shown, buf + pos);
+        audit_syslog_record(buf + pos, (size_t)shown);
         pos += n + 1;
     }
 }
