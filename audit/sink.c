@@ -50,10 +50,10 @@ struct file_waiter {
     const struct audit_event *ev;
     const char *path;
     struct file_waiter *next;
-    bool taken, done;
+    bool done;
     int rc;
     uint64_t seq;
-    char err[256];
+    char err[512];
 };
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t file_cond = PTHREAD_COND_INITIALIZER;
@@ -209,14 +209,13 @@ static void file_flush_batch(void)
             continue;
         }
         *link = q->next;
-        q->taken = true;
         batch[n] = q;
         events[n] = q->ev;
         who[n] = &self;
         n++;
     }
     file_flushing = true;
-    char err[256];
+    char err[512];
     int rc = file_writer_for(path, err, sizeof(err));
     struct audit_writer *w = file_writer;
     pthread_mutex_unlock(&file_lock);
