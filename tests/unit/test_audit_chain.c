@@ -33,6 +33,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "audit/audit.h"
 #include "audit/internal.h"
@@ -947,6 +948,68 @@ static void test_stale_slot_erased(void **state)
     free(before);
 }
 
+/* A self-signed P-256 certificate for CN, with a title and an O. */
+static unsigned char *make_cert(const char *cn, int *len)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_true(key && x);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "title", MBSTRING_UTF8, (const unsigned char *)"Chánh Văn phòng", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"Sở Nội vụ", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_set_pubkey(x, key);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    unsigned char *der = NULL;
+    *len = i2d_X509(x, &der);
+    assert_true(*len > 0);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return der;
+}
+
+static char *cert_json(const unsigned char *der, int len)
+{
+    struct audit_event ev = { .event = "sign", .cert_der = der, .cert_len = (size_t)len, .outcome = "CKR_OK" };
+    json_object *o = audit_record_object(&ev, NULL, 1, NULL), *cert;
+    assert_true(json_object_object_get_ex(o, "cert", &cert));
+    char *text = strdup(json_object_to_json_string_ext(cert, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return text;
+}
+
+/* The fields of a certificate are the same whether parsed for this record
+ * or kept from an earlier one, and never another certificate's. */
+static void test_cert_fields_kept(void **state)
+{
+    (void)state;
+    int la, lb;
+    unsigned char *a = make_cert("Nguyễn Văn A", &la), *b = make_cert("Trần Thị B", &lb);
+    char *a1 = cert_json(a, la), *b1 = cert_json(b, lb), *a2 = cert_json(a, la), *b2 = cert_json(b, lb);
+    assert_string_equal(a1, a2);
+    assert_string_equal(b1, b2);
+    assert_string_not_equal(a1, b1);
+    assert_non_null(strstr(a1, "\"subject\":\"O=Sở Nội vụ,title=Chánh Văn phòng,CN=Nguyễn Văn A\""));
+    assert_non_null(strstr(a1, "\"organization\":\"Sở Nội vụ\""));
+    assert_non_null(strstr(b2, "CN=Trần Thị B"));
+    uint8_t md[32];
+    char hex[65], want[80];
+    sha256(a, (size_t)la, md);
+    audit_hex(md, 32, hex);
+    snprintf(want, sizeof(want), "{\"sha256\":\"%s\"", hex);
+    assert_memory_equal(a2, want, strlen(want));
+    free(a1);
+    free(a2);
+    free(b1);
+    free(b2);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+}
+
 static void test_rotation(void **state)
 {
     struct fx *fx = *state;
@@ -1152,6 +1215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_refuses_short_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_slot_erased, setup, teardown),
+        cmocka_unit_test(test_cert_fields_kept),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_by_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
