@@ -171,6 +171,16 @@ static struct {
 } cert_cache[CERT_CACHE];
 static size_t cert_cache_next;
 
+/* The module may be unloaded (dlclose) while its process goes on: the
+ * cache goes with it. */
+__attribute__((destructor)) static void cert_cache_free(void)
+{
+    for (size_t i = 0; i < CERT_CACHE; i++) {
+        free(cert_cache[i].json);
+        cert_cache[i].json = NULL;
+    }
+}
+
 static json_object *certificate_object(const uint8_t *der, size_t len)
 {
     uint8_t md[32];
