@@ -140,9 +140,38 @@ int audit_state_write(int fd, const struct audit_state *st)
     if (n != SLOT_SIZE || fdatasync(fd) != 0)
         return -1;
     /* The new slot is durable: the other one holds the previous key, with
-     * which the last records could be sealed again. Destroy it. */
+     * which the last records could be sealed again. Destroy it: from now
+     * on the file holds only the new key. The erasure reaches the disk
+     * with the next state written (whose flush covers the whole file) or
+     * the kernel's writeback, whichever comes first, without a flush of
+     * its own: a crash before that leaves the older slot readable, still
+     * valid but of a lower generation, so the state read is the new one
+     * either way, and audit_state_wipe_stale erases it when the log is
+     * next opened. */
     memset(slot, 0, sizeof(slot));
-    if (pwrite(fd, slot, SLOT_SIZE, (off_t)((g + 1) % 2) * SLOT_SIZE) != SLOT_SIZE || fdatasync(fd) != 0)
+    if (pwrite(fd, slot, SLOT_SIZE, (off_t)((g + 1) % 2) * SLOT_SIZE) != SLOT_SIZE)
         return -1;
     return 0;
+}
+
+int audit_state_wipe_stale(int fd)
+{
+    uint8_t slot[SLOT_SIZE], zero[SLOT_SIZE];
+    struct audit_state tmp;
+    uint64_t g[2] = { 0, 0 };
+    bool valid[2];
+    for (int i = 0; i < 2; i++)
+        valid[i] = pread(fd, slot, SLOT_SIZE, (off_t)i * SLOT_SIZE) == SLOT_SIZE && decode_slot(slot, &tmp, &g[i]);
+    OPENSSL_cleanse(&tmp, sizeof(tmp));
+    OPENSSL_cleanse(slot, sizeof(slot));
+    if (!valid[0] || !valid[1])
+        return 0;
+    /* Both readable: the older one is what a crash kept of the erasure
+     * above. The newer one is durable (it was flushed before the older
+     * was erased), so erasing the older one risks nothing. */
+    memset(zero, 0, sizeof(zero));
+    int older = g[0] < g[1] ? 0 : 1;
+    if (pwrite(fd, zero, SLOT_SIZE, (off_t)older * SLOT_SIZE) != SLOT_SIZE || fdatasync(fd) != 0)
+        return -1;
+    return 1;
 }

@@ -22,7 +22,12 @@ struct audit_state {
     char log_id[33];
 };
 int audit_state_read(int fd, struct audit_state *st);
+/* Writes the state (one flush); the slot it replaces is erased after the
+ * flush, without one of its own (see chain.c). */
 int audit_state_write(int fd, const struct audit_state *st);
+/* Erases the older slot when both are readable (a crash came before its
+ * erasure reached the disk): 1 erased, 0 nothing to do, -1 failed. */
+int audit_state_wipe_stale(int fd);
 
 /* record.c */
 bool audit_unhex_lower(const char *hex, uint8_t *out, size_t len); /* lowercase digits only */
@@ -31,5 +36,11 @@ json_object *audit_record_object(const struct audit_event *ev, const struct audi
                                  const char *log_id);
 size_t audit_seal_line(json_object *o, const uint8_t prev[AUDIT_HASH_LEN], const uint8_t key[AUDIT_KEY_LEN],
                        char *out, size_t cap);
+
+/* syslog.c: the syslog copy of a record, its fields up to (not including)
+ * the chaining ones, without the closing brace. Never waits. */
+void audit_syslog_record(const char *fields, size_t len);
+void audit_syslog_fork_prepare(void);
+void audit_syslog_fork_done(void);
 
 #endif

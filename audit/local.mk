@@ -9,7 +9,8 @@ audit_libkysoaudit_la_SOURCES = \
 	audit/verify.c \
 	audit/protocol.c audit/protocol.h \
 	audit/proof.c audit/proof.h \
-	audit/sink.c
+	audit/sink.c \
+	audit/syslog.c
 audit_libkysoaudit_la_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 audit_libkysoaudit_la_LIBADD = $(JSONC_LIBS) $(OPENSSL_LIBS) -lpthread
 EXTRA_DIST += audit/README.md

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,17 +120,15 @@ static char *name_text(X509_NAME *name)
 
 /* The certificate's identity: fingerprint, serial, subject (with the
  * holder's title), issuer, organisation, validity end. */
-static json_object *certificate_object(const uint8_t *der, size_t len)
+static json_object *certificate_parse(const uint8_t *der, size_t len, const uint8_t md[32])
 {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     json_object *o = json_object_new_object();
-    uint8_t md[32];
-    unsigned int mdlen = 0;
     char hex[2 * 64 + 1], text[256];
 
-    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) == 1) {
-        audit_hex(md, mdlen, hex);
+    if (md) {
+        audit_hex(md, 32, hex);
         add_string(o, "sha256", hex);
     }
     if (!x)
@@ -156,6 +155,59 @@ static json_object *certificate_object(const uint8_t *der, size_t len)
         add_string(o, "not_after", text);
     }
     X509_free(x);
+    return o;
+}
+
+/* A signing process names the same few certificates in every record:
+ * what certificate_parse makes of one is kept (as its JSON text, by the
+ * certificate's SHA-256), so that it is parsed once, not per record. The
+ * cache is skipped when its lock is busy (never waited for: a child forked
+ * while another thread held it just parses). */
+#define CERT_CACHE 4
+static pthread_mutex_t cert_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint8_t md[32];
+    char *json;
+} cert_cache[CERT_CACHE];
+static size_t cert_cache_next;
+
+/* The module may be unloaded (dlclose) while its process goes on: the
+ * cache goes with it. */
+__attribute__((destructor)) static void cert_cache_free(void)
+{
+    for (size_t i = 0; i < CERT_CACHE; i++) {
+        free(cert_cache[i].json);
+        cert_cache[i].json = NULL;
+    }
+}
+
+static json_object *certificate_object(const uint8_t *der, size_t len)
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != sizeof(md))
+        return certificate_parse(der, len, NULL);
+    json_object *o = NULL;
+    if (pthread_mutex_trylock(&cert_cache_lock) == 0) {
+        for (size_t i = 0; i < CERT_CACHE && !o; i++)
+            if (cert_cache[i].json && memcmp(cert_cache[i].md, md, sizeof(md)) == 0)
+                o = json_tokener_parse(cert_cache[i].json);
+        pthread_mutex_unlock(&cert_cache_lock);
+    }
+    if (o)
+        return o;
+    o = certificate_parse(der, len, md);
+    char *json = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (json && pthread_mutex_trylock(&cert_cache_lock) == 0) {
+        size_t i = cert_cache_next;
+        cert_cache_next = (cert_cache_next + 1) % CERT_CACHE;
+        free(cert_cache[i].json);
+        memcpy(cert_cache[i].md, md, sizeof(md));
+        cert_cache[i].json = json;
+        json = NULL;
+        pthread_mutex_unlock(&cert_cache_lock);
+    }
+    free(json);
     return o;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/internal.h"
 #include "audit/protocol.h"
 
 #define DEFAULT_TIMEOUT_MS 1500
@@ -35,12 +36,35 @@ static char configured[300] = "daemon:" AUDIT_DEFAULT_SOCKET;
 static int configured_timeout_ms = DEFAULT_TIMEOUT_MS;
 
 /* The direct file sink keeps one writer per process (reopened after fork:
- * a child must not share the parent's lock state). */
+ * a child must not share the parent's lock state), with the process's
+ * identity looked up once with it.
+ *
+ * Records of concurrent calls share a flush (group commit): a caller
+ * queues its record; if no flush is under way it takes every record
+ * queued (for the same log) and appends them as one batch, with one
+ * flush, while the next callers queue theirs for the following batch;
+ * otherwise it waits until a batch that holds its record is durable (or
+ * failed). Nobody returns before its own record is durable. */
+#define MAX_BATCH 64
+struct file_waiter {
+    const struct audit_event *ev;
+    const char *path;
+    struct file_waiter *next;
+    bool done;
+    int rc;
+    uint64_t seq;
+    char err[512];
+};
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t file_cond = PTHREAD_COND_INITIALIZER;
+static struct file_waiter *file_queue; /* oldest first */
+static bool file_flushing;             /* a caller is appending a batch */
+static pid_t file_queue_pid;           /* the process file_queue belongs to */
 static struct audit_writer *file_writer;
 static char file_path[1024];
 static pid_t file_pid;
 static struct audit_identity self;
+static pid_t fork_parent;
 
 struct pending {
     char socket[108];
@@ -60,10 +84,26 @@ void audit_sink_fork_prepare(void)
     pthread_mutex_lock(&file_lock);
     pthread_mutex_lock(&pending_lock);
     pthread_mutex_lock(&setting_lock);
+    audit_syslog_fork_prepare();
+    fork_parent = getpid();
+}
+
+/* In a child the queue's callers (and a flushing one) were threads of
+ * the parent: their records are the parent's to make. */
+static void file_queue_forget(void)
+{
+    file_queue = NULL;
+    file_flushing = false;
+    file_queue_pid = getpid();
+    /* The parent's waiters may be counted in the condition's state. */
+    pthread_cond_init(&file_cond, NULL);
 }
 
 void audit_sink_fork_done(void)
 {
+    if (getpid() != fork_parent)
+        file_queue_forget();
+    audit_syslog_fork_done();
     pthread_mutex_unlock(&setting_lock);
     pthread_mutex_unlock(&pending_lock);
     pthread_mutex_unlock(&file_lock);
@@ -132,10 +172,10 @@ static int64_t mono_ms(void)
 
 /* ---------------------------------------------------------- file sink */
 
-static int file_append(const char *path, const struct audit_event *ev, uint64_t *seq, char *err, size_t errlen)
+/* The writer for path, opened (or reopened after fork) with the
+ * process's identity. Called by the flushing caller, file_lock held. */
+static int file_writer_for(const char *path, char *err, size_t errlen)
 {
-    int rc;
-    pthread_mutex_lock(&file_lock);
     if (file_writer && (file_pid != getpid() || strcmp(path, file_path) != 0)) {
         /* After fork the writer is a copy of the parent's: closing our
          * copies of its files leaves the parent's (and its lock) alone. */
@@ -143,21 +183,84 @@ static int file_append(const char *path, const struct audit_event *ev, uint64_t 
         file_writer = NULL;
     }
     if (!file_writer) {
-        if (audit_writer_open(path, &file_writer, err, errlen) != 0) {
-            pthread_mutex_unlock(&file_lock);
+        if (audit_writer_open(path, &file_writer, err, errlen) != 0)
             return -1;
-        }
         snprintf(file_path, sizeof(file_path), "%s", path);
         file_pid = getpid();
         audit_identity_self(&self);
     }
-    const struct audit_event *evp = ev;
-    const struct audit_identity *who = &self;
-    rc = audit_writer_append(file_writer, &evp, &who, 1, err, errlen);
-    if (rc == 0 && seq)
-        *seq = audit_writer_last_seq(file_writer);
+    return 0;
+}
+
+/* Appends the records queued for the head's log, as one batch; called
+ * and returns with file_lock held (released meanwhile). */
+static void file_flush_batch(void)
+{
+    const struct audit_event *events[MAX_BATCH];
+    const struct audit_identity *who[MAX_BATCH];
+    struct file_waiter *batch[MAX_BATCH];
+    size_t n = 0;
+    const char *path = file_queue->path;
+    struct file_waiter **link = &file_queue;
+    while (*link && n < MAX_BATCH) {
+        struct file_waiter *q = *link;
+        if (strcmp(q->path, path) != 0) {
+            link = &q->next; /* (the sink was configured anew meanwhile) */
+            continue;
+        }
+        *link = q->next;
+        batch[n] = q;
+        events[n] = q->ev;
+        who[n] = &self;
+        n++;
+    }
+    file_flushing = true;
+    char err[512];
+    int rc = file_writer_for(path, err, sizeof(err));
+    struct audit_writer *w = file_writer;
     pthread_mutex_unlock(&file_lock);
-    return rc;
+    /* The writer is only used, closed or replaced by the flushing caller:
+     * used here without file_lock, so that the next callers can queue.
+     * (A fork meanwhile leaves the child without this thread: the child
+     * forgets the queue and opens a writer of its own.) */
+    if (rc == 0)
+        rc = audit_writer_append(w, events, who, n, err, sizeof(err));
+    uint64_t last = rc == 0 ? audit_writer_last_seq(w) : 0;
+    pthread_mutex_lock(&file_lock);
+    for (size_t i = 0; i < n; i++) {
+        batch[i]->rc = rc;
+        /* The batch ends the log: the records are the last n. */
+        batch[i]->seq = rc == 0 ? last - (n - 1 - i) : 0;
+        if (rc != 0)
+            snprintf(batch[i]->err, sizeof(batch[i]->err), "%s", err);
+        batch[i]->done = true;
+    }
+    file_flushing = false;
+    pthread_cond_broadcast(&file_cond);
+}
+
+static int file_append(const char *path, const struct audit_event *ev, uint64_t *seq, char *err, size_t errlen)
+{
+    struct file_waiter me = { .ev = ev, .path = path };
+    pthread_mutex_lock(&file_lock);
+    if (file_queue_pid != getpid())
+        file_queue_forget(); /* a fork the module did not see (not initialized then) */
+    struct file_waiter **tail = &file_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &me;
+    while (!me.done) {
+        if (!file_flushing)
+            file_flush_batch(); /* ours, or an earlier one that holds ours */
+        else
+            pthread_cond_wait(&file_cond, &file_lock);
+    }
+    pthread_mutex_unlock(&file_lock);
+    if (me.rc != 0)
+        snprintf(err, errlen, "%s", me.err);
+    else if (seq)
+        *seq = me.seq;
+    return me.rc;
 }
 
 /* -------------------------------------------------------- daemon sink */

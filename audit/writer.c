@@ -274,7 +274,7 @@ static void to_syslog(const char *buf, size_t len)
         size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
         const char *prev = memmem(buf + pos, n, ",\"prev\":\"", 9);
         int shown = prev ? (int)(prev - (buf + pos)) : (int)n;
-        syslog(LOG_AUTHPRIV | LOG_INFO, "kyso-audit: %.*s}", shown, buf + pos);
+        audit_syslog_record(buf + pos, (size_t)shown);
         pos += n + 1;
     }
 }
@@ -345,6 +345,12 @@ static int append_locked(struct audit_writer *w, const struct audit_event *const
     }
     if (recover(w, &st, &adopted, err, errlen) != 0)
         goto out;
+    /* Settling (a writer opening, a rotation): a key that a crash kept
+     * past its erasure is erased now. */
+    if (n == 0 && audit_state_wipe_stale(w->state_fd) < 0) {
+        snprintf(err, errlen, "cannot erase an old key from %s.state: %s", w->log_path, strerror(errno));
+        goto out;
+    }
     total = adopted.n + n;
     if (total == 0) {
         rc = 0;

@@ -12,7 +12,8 @@
  *   true K(n) (the control) passes;
  * - crash recovery: records past the state are adopted, an incomplete last
  *   line is dropped, a record past the state that does not verify, a log
- *   shorter than its state and a damaged state make the writer refuse;
+ *   shorter than its state and a damaged state make the writer refuse; a
+ *   replaced state slot that a crash kept is erased by the next writer;
  * - rotation: the chain goes on across files, also for a writer opened
  *   before the rotation. */
 #include "config.h"
@@ -32,6 +33,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "audit/audit.h"
 #include "audit/internal.h"
@@ -908,6 +910,106 @@ static void test_damaged_state(void **state)
     free(orig);
 }
 
+/* A new state is flushed once; the slot it replaces is erased after that
+ * flush, and the erasure reaches the disk with the next one. A crash in
+ * between leaves both slots readable: the newer one is the state, and the
+ * next writer to open the log erases the older one (it holds a key of a
+ * record already written). */
+static void test_stale_slot_erased(void **state)
+{
+    struct fx *fx = *state;
+    char err[600];
+    make_chain(fx, 3);
+    size_t len;
+    char *before = read_file(fx->state, &len);
+    assert_int_equal(len, 512);
+    int old_live = memcmp(before, "KYAS", 4) == 0 ? 0 : 1;
+    assert_int_equal(writer_append(fx->log, 10, 1, err, sizeof(err)), 0); /* 4 */
+    char *after = read_file(fx->state, &len);
+    assert_int_equal(len, 512);
+    assert_memory_equal(after + 256 * (1 - old_live), "KYAS", 4);
+    /* The erasure of the older slot lost in a crash. */
+    memcpy(after + 256 * old_live, before + 256 * old_live, 256);
+    write_file(fx->state, after, len);
+    struct audit_state st;
+    read_state(fx->state, &st);
+    assert_int_equal(st.next_seq, 5); /* the newer slot is the state */
+    struct audit_writer *w;
+    assert_int_equal(audit_writer_open(fx->log, &w, err, sizeof(err)), 0);
+    audit_writer_close(w);
+    char *settled = read_file(fx->state, &len);
+    for (size_t i = 0; i < 256; i++)
+        assert_int_equal(settled[256 * old_live + i], 0); /* erased on opening */
+    assert_memory_equal(settled + 256 * (1 - old_live), after + 256 * (1 - old_live), 256);
+    assert_int_equal(writer_append(fx->log, 11, 1, err, sizeof(err)), 0); /* 5 */
+    expect_ok(fx, 5);
+    free(settled);
+    free(after);
+    free(before);
+}
+
+/* A self-signed P-256 certificate for CN, with a title and an O. */
+static unsigned char *make_cert(const char *cn, int *len)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_true(key && x);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "title", MBSTRING_UTF8, (const unsigned char *)"Chánh Văn phòng", -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"Sở Nội vụ", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_set_pubkey(x, key);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    unsigned char *der = NULL;
+    *len = i2d_X509(x, &der);
+    assert_true(*len > 0);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return der;
+}
+
+static char *cert_json(const unsigned char *der, int len)
+{
+    struct audit_event ev = { .event = "sign", .cert_der = der, .cert_len = (size_t)len, .outcome = "CKR_OK" };
+    json_object *o = audit_record_object(&ev, NULL, 1, NULL), *cert;
+    assert_true(json_object_object_get_ex(o, "cert", &cert));
+    char *text = strdup(json_object_to_json_string_ext(cert, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return text;
+}
+
+/* The fields of a certificate are the same whether parsed for this record
+ * or kept from an earlier one, and never another certificate's. */
+static void test_cert_fields_kept(void **state)
+{
+    (void)state;
+    int la, lb;
+    unsigned char *a = make_cert("Nguyễn Văn A", &la), *b = make_cert("Trần Thị B", &lb);
+    char *a1 = cert_json(a, la), *b1 = cert_json(b, lb), *a2 = cert_json(a, la), *b2 = cert_json(b, lb);
+    assert_string_equal(a1, a2);
+    assert_string_equal(b1, b2);
+    assert_string_not_equal(a1, b1);
+    assert_non_null(strstr(a1, "\"subject\":\"O=Sở Nội vụ,title=Chánh Văn phòng,CN=Nguyễn Văn A\""));
+    assert_non_null(strstr(a1, "\"organization\":\"Sở Nội vụ\""));
+    assert_non_null(strstr(b2, "CN=Trần Thị B"));
+    uint8_t md[32];
+    char hex[65], want[80];
+    sha256(a, (size_t)la, md);
+    audit_hex(md, 32, hex);
+    snprintf(want, sizeof(want), "{\"sha256\":\"%s\"", hex);
+    assert_memory_equal(a2, want, strlen(want));
+    free(a1);
+    free(a2);
+    free(b1);
+    free(b2);
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+}
+
 static void test_rotation(void **state)
 {
     struct fx *fx = *state;
@@ -1112,6 +1214,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recovery_refuses_replayed_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_refuses_short_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_slot_erased, setup, teardown),
+        cmocka_unit_test(test_cert_fields_kept),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_by_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_rotation, setup, teardown),
