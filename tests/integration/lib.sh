@@ -117,6 +117,38 @@ verify_signature() {
     esac
 }
 
+# fails_saying PATTERN COMMAND...: COMMAND fails and prints PATTERN (ERE;
+# its lines joined by spaces).
+fails_saying() {
+    local pattern=$1 out
+    shift
+    if out=$("$@" 2>&1); then echo "$out"; echo "(succeeded)"; return 1; fi
+    echo "$out"
+    grep -Eq -- "$pattern" <<<"$(tr '\n' ' ' <<<"$out")"
+}
+
+# pdf_has PDF TEXT...: the PDF's text (pdftotext -layout, runs of blanks
+# and lines joined) holds every TEXT.
+pdf_has() {
+    local pdf=$1 text t
+    shift
+    text=$(pdftotext -layout "$pdf" - | tr -s ' \n' ' ')
+    for t in "$@"; do grep -qF -- "$t" <<<"$text" || { echo "missing in $pdf: $t"; return 1; }; done
+}
+
+# With two tokens (tests/with-token --second): pkcs11-tool through the
+# module (not instrumented: it needs the ASan runtime to load it), the
+# module's slot id of the token with serial SERIAL, and the serial kyso
+# token status gives for the token in READER.
+p11_module() ( client_env && pkcs11-tool --module "$KYSO_MODULE" "$@" )
+slot_of() {
+    p11_module -L 2>/dev/null | awk -v s="$1" '/^Slot [0-9]+ / { id = $2 } $1 == "serial" && $NF == s { print id; exit }'
+}
+status_serial() {
+    "$KYSO_BUILDDIR/tools/kyso" token status | awk -v r="reader: $1" '$0 == r { on = 1; next } /^reader: / { on = 0 }
+        on && /serial / { sub(/.*serial /, ""); sub(/,.*/, ""); print; exit }'
+}
+
 vtoken_ctl() {
     "$KYSO_VTOKEN" ctl --control "$KYSO_VTOKEN_CTL" "$@"
 }

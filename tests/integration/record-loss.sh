@@ -23,11 +23,6 @@ conf=$KYSO_SYSTEM_CONF/kyso.conf
 base=$(cat "$conf")
 reg=$KYSO_SYSTEM_STATE/records
 parties=$KYSO_SRCDIR/test-vectors/records/parties-pin-reset.json
-status_serial() { # READER
-    "$KYSO_BUILDDIR/tools/kyso" token status | awk -v r="reader: $1" '$0 == r { on = 1; next } /^reader: / { on = 0 }
-        on && /serial / { sub(/.*serial /, ""); sub(/,.*/, ""); print; exit }'
-}
-slot_of() { p11 -L 2>/dev/null | awk -v s="$1" '/^Slot [0-9]+ / { id = $2 } $1 == "serial" && $NF == s { print id; exit }'; }
 holder=$(status_serial "$KYSO_READER")
 approver=$(status_serial "$KYSO_READER2")
 holder_slot=$(slot_of "$holder")
@@ -53,23 +48,10 @@ refused_naming() { # RULE TEXT: the latest refusal
     echo "$r"
     [[ $r == "$1 "*"$2"* ]]
 }
-fails_saying() {
-    local pattern=$1 out
-    shift
-    if out=$("$@" 2>&1); then echo "$out"; echo "(succeeded)"; return 1; fi
-    echo "$out"
-    grep -Eq -- "$pattern" <<<"$(tr '\n' ' ' <<<"$out")"
-}
 use_profile() {
     sed "s/^profile = .*/profile = $1/" <<<"$base" >"$conf"
     grep -q '^profile = ' "$conf" || sed -i "1i profile = $1" "$conf"
     printf '[agency]\nname = Văn phòng Ủy ban nhân dân tỉnh\nparent = Ủy ban nhân dân tỉnh Bắc Ninh\nprovince = Bắc Ninh\n' >>"$conf"
-}
-pdf_has() { # PDF TEXT...: the PDF's text (lines joined) holds every TEXT
-    local pdf=$1 text
-    shift
-    text=$(pdftotext -layout "$pdf" - | tr -s ' \n' ' ')
-    for t in "$@"; do grep -qF -- "$t" <<<"$text" || { echo "missing in $pdf: $t"; return 1; }; done
 }
 registered() { [ -f "$reg/$(jq -r .id "$1").json" ]; }
 make_loss() { # NAME [ARGS...]

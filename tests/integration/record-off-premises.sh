@@ -22,11 +22,6 @@ base=$(cat "$conf")
 reg=$KYSO_SYSTEM_STATE/records
 requesters=$KYSO_SRCDIR/test-vectors/records/parties-pin-reset.json
 handing=$KYSO_SRCDIR/test-vectors/records/parties-handover.json
-status_serial() { # READER
-    "$KYSO_BUILDDIR/tools/kyso" token status | awk -v r="reader: $1" '$0 == r { on = 1; next } /^reader: / { on = 0 }
-        on && /serial / { sub(/.*serial /, ""); sub(/,.*/, ""); print; exit }'
-}
-slot_of() { p11 -L 2>/dev/null | awk -v s="$1" '/^Slot [0-9]+ / { id = $2 } $1 == "serial" && $NF == s { print id; exit }'; }
 holder=$(status_serial "$KYSO_READER")
 approver=$(status_serial "$KYSO_READER2")
 holder_slot=$(slot_of "$holder")
@@ -51,19 +46,6 @@ refused_naming() { # RULE TEXT
     r=$(jq -r 'select(.event == "refusal") | .rule + " " + .detail' "$KYSO_AUDIT_LOG" | tail -n1)
     echo "$r"
     [[ $r == "$1 "*"$2"* ]]
-}
-fails_saying() {
-    local pattern=$1 out
-    shift
-    if out=$("$@" 2>&1); then echo "$out"; echo "(succeeded)"; return 1; fi
-    echo "$out"
-    grep -Eq -- "$pattern" <<<"$(tr '\n' ' ' <<<"$out")"
-}
-pdf_has() {
-    local pdf=$1 text
-    shift
-    text=$(pdftotext -layout "$pdf" - | tr -s ' \n' ' ')
-    for t in "$@"; do grep -qF -- "$t" <<<"$text" || { echo "missing in $pdf: $t"; return 1; }; done
 }
 rfc3339() { date -d "$1" +%Y-%m-%dT%H:%M:%S%:z; }
 use_profile() { # PROFILE [M8 HOSTS]

@@ -29,14 +29,6 @@ copy_set() {
     mkdir -p "$T/$d" && cp "$T/rec.json" "$T/$d/rec.json" || return 1
     for n in "$@"; do cp "$T/rec.json.$n.p7s" "$T/$d/rec.json.$n.p7s" || return 1; done
 }
-# fails_saying PATTERN COMMAND...: COMMAND fails and prints PATTERN (ERE).
-fails_saying() {
-    local pattern=$1 out
-    shift
-    if out=$("$@" 2>&1); then echo "$out"; echo "(succeeded)"; return 1; fi
-    echo "$out"
-    grep -Eq -- "$pattern" <<<"$(tr '\n' ' ' <<<"$out")"
-}
 signs() { jq -r 'select(.event == "sign") | .outcome' "$KYSO_AUDIT_LOG" | grep -c '^CKR_OK$'; }
 
 printf '[agency]\nname = Sở Tài chính\nparent = Ủy ban nhân dân tỉnh Bắc Ninh\nprovince = Bắc Ninh\n' \

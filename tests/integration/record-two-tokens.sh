@@ -27,26 +27,10 @@ kyso() { "$kyso" "$@"; }
 me=$(id -un)
 # pkcs11-tool is not instrumented: it needs the ASan runtime to load the module.
 p11() ( client_env && pkcs11-tool --module "$KYSO_MODULE" "$@" )
-# slot_of SERIAL: the module's slot id of the token with that serial.
-slot_of() {
-    p11 -L 2>/dev/null | awk -v s="$1" '/^Slot [0-9]+ / { id = $2 } $1 == "serial" && $NF == s { print id; exit }'
-}
 sign() { # SLOT [ARGS...]
     local slot=$1
     shift
     kyso record sign "$T/rec.json" --module "$KYSO_MODULE" --slot "$slot" --pin-fd 3 "$@" 3<<<"$KYSO_TEST_PIN"
-}
-# fails_saying PATTERN COMMAND...: COMMAND fails and prints PATTERN (ERE).
-fails_saying() {
-    local pattern=$1 out
-    shift
-    if out=$("$@" 2>&1); then echo "$out"; echo "(succeeded)"; return 1; fi
-    echo "$out"
-    grep -Eq -- "$pattern" <<<"$(tr '\n' ' ' <<<"$out")"
-}
-status_serial() { # READER: the serial kyso token status gives for the token there
-    kyso token status | awk -v r="reader: $1" '$0 == r { on = 1; next } /^reader: / { on = 0 }
-        on && /serial / { sub(/.*serial /, ""); sub(/,.*/, ""); print; exit }'
 }
 
 printf '[agency]\nname = Văn phòng Ủy ban nhân dân tỉnh\nparent = Ủy ban nhân dân tỉnh Bắc Ninh\nprovince = Bắc Ninh\n' \

@@ -61,18 +61,6 @@ tries_are() {
 # verify_then_tries PIN N: PIN verifies, then status reports N tries.
 verify_then_tries() { yk -a verify-pin -P "$1" && tries_are "$2"; }
 
-# fails_saying PATTERN COMMAND...: COMMAND fails and prints PATTERN (ERE).
-fails_saying() {
-    local pattern=$1 out
-    shift
-    if out=$("$@" 2>&1); then
-        echo "$out"
-        echo "(succeeded)"
-        return 1
-    fi
-    echo "$out"
-    grep -Eq -- "$pattern" <<<"$out"
-}
 
 # sign SLOT ALG HASH DATA SIG [nopin]: a signature made by yubico-piv-tool,
 # after verify-pin unless the last argument is "nopin".
