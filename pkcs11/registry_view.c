@@ -95,10 +95,18 @@ static void view_read(const char *serial, struct p11_registry_view *v)
     X509_STORE_free(anchors);
 }
 
+/* The registry's stamp now; no registry at all is a state of its own (a
+ * zero stamp, which no directory has), kept until the directory appears,
+ * so that a host without records does not re-read per signature. */
+static bool view_stamp_now(struct records_stamp *now)
+{
+    return records_registry_stamp(records_dir(), now) == 0 || errno == ENOENT;
+}
+
 void p11_registry_view_of(const char *serial, struct p11_registry_view *out)
 {
     struct records_stamp now;
-    bool stamped = records_registry_stamp(records_dir(), &now) == 0;
+    bool stamped = view_stamp_now(&now);
     pthread_mutex_lock(&view_lock);
     if (!stamped || !view_stamp_valid || !records_stamp_equal(&now, &view_stamp)) {
         memset(views, 0, sizeof(views));
