@@ -33,7 +33,7 @@ client_env() {
 run_checked() {
     if [ "${KYSO_VALGRIND:-0}" = 1 ]; then
         valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-            --suppressions="$KYSO_SRCDIR/tests/valgrind.supp" --track-fds=no "$@"
+            --num-callers=40 --suppressions="$KYSO_SRCDIR/tests/valgrind.supp" --track-fds=no "$@"
     else
         "$@"
     fi
