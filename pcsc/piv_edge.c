@@ -605,15 +605,10 @@ static uint8_t alg_of(const struct token_key *k)
 
 /* GENERAL AUTHENTICATE with the key: 7C { 82 00, <tag> input } → the 82
  * element of the answer. VERIFY goes first when a PIN is given. */
-static int general_authenticate(struct token *t, const struct token_key *k, uint32_t tag, const uint8_t *in,
-                                size_t in_len, const uint8_t *pin, size_t pin_len, uint8_t *out, size_t *out_len)
+/* One GENERAL AUTHENTICATE: IN under TAG, the response (82) into OUT. */
+static int send_general_authenticate(struct token *t, const struct token_key *k, uint32_t tag, const uint8_t *in,
+                                     size_t in_len, uint8_t *out, size_t *out_len)
 {
-    int tries, rc;
-    if (pin) {
-        rc = piv_verify(t, TOKEN_PIN_USER, pin, pin_len, &tries);
-        if (rc != PCSC_OK)
-            return rc;
-    }
     struct tlv_builder b;
     tlv_builder_init(&b);
     size_t m = tlv_begin(&b, 0x7C);
@@ -629,7 +624,7 @@ static int general_authenticate(struct token *t, const struct token_key *k, uint
     uint8_t *resp = NULL;
     size_t len = 0;
     uint16_t sw;
-    rc = token_transceive_alloc(t, &a, &resp, &len, &sw);
+    int rc = token_transceive_alloc(t, &a, &resp, &len, &sw);
     tlv_builder_free(&b);
     if (rc == PCSC_OK)
         rc = sw_status(sw, NULL);
@@ -644,6 +639,32 @@ static int general_authenticate(struct token *t, const struct token_key *k, uint
         }
     }
     pcsc_apdu_free_response(resp, len);
+    return rc;
+}
+
+/* The private-key operation, with the PIN right before it where one is
+ * given. A PIN the card accepted moments ago (PIN_FRESH: a context login)
+ * is likely still held: the operation goes first, and the PIN only if
+ * the card answers that it is not (6982). */
+static int general_authenticate(struct token *t, const struct token_key *k, uint32_t tag, const uint8_t *in,
+                                size_t in_len, const uint8_t *pin, size_t pin_len, bool pin_fresh, uint8_t *out,
+                                size_t *out_len)
+{
+    int tries, rc;
+    size_t cap = *out_len;
+    if (pin && !pin_fresh) {
+        rc = piv_verify(t, TOKEN_PIN_USER, pin, pin_len, &tries);
+        if (rc != PCSC_OK)
+            return rc;
+    }
+    rc = send_general_authenticate(t, k, tag, in, in_len, out, out_len);
+    if (rc == PCSC_E_SECURITY && pin && pin_fresh) {
+        rc = piv_verify(t, TOKEN_PIN_USER, pin, pin_len, &tries);
+        if (rc != PCSC_OK)
+            return rc;
+        *out_len = cap;
+        rc = send_general_authenticate(t, k, tag, in, in_len, out, out_len);
+    }
     return rc;
 }
 
@@ -694,7 +715,8 @@ static int piv_sign(struct token *t, const struct token_key *k, const struct tok
         default:
             return PCSC_E_INVALID_ARG;
         }
-        rc = general_authenticate(t, k, 0x81, block, mod, req->pin, req->pin_len, result, &rlen);
+        rc = general_authenticate(t, k, 0x81, block, mod, req->pin, req->pin_len, req->pin_just_verified, result,
+                                  &rlen);
         OPENSSL_cleanse(block, sizeof(block));
         if (rc != PCSC_OK)
             return rc;
@@ -712,7 +734,7 @@ static int piv_sign(struct token *t, const struct token_key *k, const struct tok
         return PCSC_E_INVALID_ARG;
     /* ECDSA uses the leftmost field-size bytes of a longer hash. */
     size_t field = (k->bits + 7) / 8, n = req->in_len < field ? req->in_len : field;
-    rc = general_authenticate(t, k, 0x81, req->in, n, req->pin, req->pin_len, result, &rlen);
+    rc = general_authenticate(t, k, 0x81, req->in, n, req->pin, req->pin_len, req->pin_just_verified, result, &rlen);
     if (rc != PCSC_OK)
         return rc;
     return ecdsa_der_to_raw(result, rlen, k->bits, out, out_len);
@@ -726,7 +748,7 @@ static int piv_decrypt(struct token *t, const struct token_key *k, const uint8_t
         return PCSC_E_INVALID_ARG;
     uint8_t result[600];
     size_t rlen = sizeof(result);
-    int rc = general_authenticate(t, k, 0x81, in, in_len, pin, pin_len, result, &rlen);
+    int rc = general_authenticate(t, k, 0x81, in, in_len, pin, pin_len, false, result, &rlen);
     if (rc == PCSC_OK) {
         if (rlen > mod) {
             rc = PCSC_E_MALFORMED;
@@ -745,7 +767,7 @@ static int piv_derive(struct token *t, const struct token_key *k, const uint8_t 
 {
     if (k->type != TOKEN_KEY_EC)
         return PCSC_E_INVALID_ARG;
-    int rc = general_authenticate(t, k, 0x85, point, point_len, pin, pin_len, out, out_len);
+    int rc = general_authenticate(t, k, 0x85, point, point_len, pin, pin_len, false, out, out_len);
     /* The shared secret is the x coordinate, as long as the field: any
      * other length is the card's error, and a short one would make a weak
      * key of what the application takes for a secret. */

@@ -150,6 +150,10 @@ struct token_sign_request {
      * right before the private-key operation. NULL otherwise. */
     const uint8_t *pin;
     size_t pin_len;
+    /* The card accepted this PIN for this operation moments ago (a context
+     * login): it is sent again only if the card answers that it no longer
+     * holds it (another application's operation came in between). */
+    bool pin_just_verified;
 };
 
 enum token_decrypt_scheme {

@@ -76,6 +76,7 @@ struct p11_operation {
     size_t oaep_label_len;
     EVP_PKEY *verify_key;          /* C_Verify*: the public key */
     struct p11_secret context_pin; /* CKU_CONTEXT_SPECIFIC, for one operation */
+    bool context_pin_verified;     /* the card accepted it at the context login */
     bool needs_context_login;
     uint64_t serial;               /* tells this operation from any later one */
     bool in_flight;                /* decrypt: its record is being made (slot unlocked) */

@@ -208,6 +208,7 @@ CK_RV p11_prompt_pin(CK_SESSION_HANDLE h, struct p11_slot **slotp, struct p11_se
     if (rv == CKR_OK && op) {
         p11_secret_clear(&op->context_pin);
         op->context_pin = pin; /* the locked page changes hands: no copy */
+        op->context_pin_verified = true;
         op->needs_context_login = false;
     } else if (rv == CKR_OK) {
         p11_secret_clear(pin_out);

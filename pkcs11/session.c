@@ -334,6 +334,7 @@ static CK_RV login(struct p11_slot *slot, struct p11_session *s, CK_USER_TYPE ty
             return rv;
         if (!p11_secret_set(&op->context_pin, pin, len))
             return CKR_HOST_MEMORY;
+        op->context_pin_verified = true;
         op->needs_context_login = false;
         return CKR_OK;
     }

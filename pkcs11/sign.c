@@ -396,6 +396,7 @@ static CK_RV finish_signature(struct p11_slot *slot, struct p11_session *s, CK_B
         if (p11_key_pin_always(k)) {
             in->req.pin = op->context_pin.data;
             in->req.pin_len = op->context_pin.len;
+            in->req.pin_just_verified = op->context_pin_verified;
         }
         rv = p11_slot_begin(slot);
         if (rv == CKR_OK) {

@@ -1220,6 +1220,54 @@ static void test_always_authenticate(void **state)
     sign_9a_and_verify(h);
 }
 
+/* A PIN-always signature costs the card two APDUs, the floor: the
+ * context login's VERIFY (a wrong PIN is reported there) and the
+ * signature, which finds the PIN still held. When another operation took
+ * it in between, the signature sends the PIN again and is still made. */
+static void test_always_authenticate_apdus(void **state)
+{
+    (void)state;
+    CK_SESSION_HANDLE h = open_session(0), other = open_session(0);
+    CK_MECHANISM mech = { CKM_SHA256_RSA_PKCS, NULL, 0 };
+    CK_BYTE sig[512];
+    CK_ULONG len;
+
+    login_user(h);
+    CK_OBJECT_HANDLE k = private_key(h, ID_9C);
+    EVP_PKEY *pub = cert_key(h, ID_9C);
+
+    assert_rv(CKR_OK, F->C_SignInit(h, &mech, k));
+    assert_int_equal(p11c_ctl("stats-reset"), 0);
+    assert_rv(CKR_OK, F->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+    len = sizeof(sig);
+    assert_rv(CKR_OK, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), sig, &len));
+    long apdus = p11c_token_apdus();
+    if (apdus != 2)
+        fail_msg("context login + 9C signature sent %ld APDUs to the card; VERIFY + GENERAL AUTHENTICATE is 2", apdus);
+    assert_true(p11c_verify(pub, CKM_SHA256_RSA_PKCS, message, sizeof(message), sig, len));
+
+    /* The other session's PIN-always signature uses what h's context
+     * login left on the card: h's signature must verify again itself. */
+    assert_rv(CKR_OK, F->C_SignInit(h, &mech, k));
+    assert_rv(CKR_OK, F->C_Login(h, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+    assert_rv(CKR_OK, F->C_SignInit(other, &mech, k));
+    assert_rv(CKR_OK, F->C_Login(other, CKU_CONTEXT_SPECIFIC, PIN, PIN_LEN));
+    len = sizeof(sig);
+    assert_rv(CKR_OK, F->C_Sign(other, (CK_BYTE_PTR)message, sizeof(message), sig, &len));
+    assert_true(p11c_verify(pub, CKM_SHA256_RSA_PKCS, message, sizeof(message), sig, len));
+    assert_int_equal(p11c_ctl("stats-reset"), 0);
+    len = sizeof(sig);
+    assert_rv(CKR_OK, F->C_Sign(h, (CK_BYTE_PTR)message, sizeof(message), sig, &len));
+    assert_true(p11c_verify(pub, CKM_SHA256_RSA_PKCS, message, sizeof(message), sig, len));
+    apdus = p11c_token_apdus();
+    if (apdus != 3)
+        fail_msg("a signature whose context PIN the card no longer held sent %ld APDUs; refused GENERAL "
+                 "AUTHENTICATE, VERIFY, GENERAL AUTHENTICATE is 3",
+                 apdus);
+    assert_int_equal(token_flags() & PIN_FLAGS, 0); /* no try of the PIN was spent */
+    assert_rv(CKR_OK, F->C_CloseSession(other));
+}
+
 /* ------------------------------------------- decryption, secrets, the SO */
 
 #define ID_9D 0x03
@@ -1985,6 +2033,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_private_objects, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_pin_failures_and_unblock, setup_init, teardown_restore_pin),
         cmocka_unit_test_setup_teardown(test_always_authenticate, setup_init, teardown_fini),
+        cmocka_unit_test_setup_teardown(test_always_authenticate_apdus, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_decrypt_two_calls, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_idle_logout, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_derived_secret, setup_init, teardown_fini),
