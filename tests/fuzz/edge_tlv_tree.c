@@ -111,6 +111,11 @@ static bool element(const uint8_t *p, size_t len, size_t *tl, size_t *ll, size_t
     }
     if (v > len - t - l)
         return false;
+    /* A length one byte longer than it need be is written back so (the
+     * node's long_form); a longer one cannot be: the bytes stay raw. */
+    size_t shortest = v < 0x80 ? 1 : v <= 0xFF ? 2 : v <= 0xFFFF ? 3 : 4;
+    if (l > shortest + 1 || (l == shortest + 1 && shortest > 2))
+        return false;
     *tl = t;
     *ll = l;
     *vl = v;
@@ -168,6 +173,7 @@ static void parse_siblings(struct edge_tree *t, const uint8_t *p, size_t len, in
         nd->tag_len = (uint8_t)tl;
         nd->content = p + tl + ll;
         nd->content_len = vl;
+        nd->long_form = ll > (vl < 0x80 ? 1u : vl <= 0xFF ? 2u : 3u);
         if (depth < MAX_DEPTH && vl >= 2 && ((p[0] & 0x20) || fits_exactly(nd->content, vl))) {
             nd->container = true;
             parse_siblings(t, nd->content, vl, i, depth + 1);
