@@ -208,12 +208,15 @@ static int piv_identify(struct token *t, struct token_info *info, uint8_t identi
             has_serial = true;
         }
     }
-    /* The CHUID's GUID tells cards apart; with the serial it is the identity. */
+    /* A card without a serial is told apart by its CHUID's GUID (one
+     * APDU a card with a serial does without). */
     uint8_t *chuid = NULL;
     size_t chuid_len = 0;
-    rc = get_data(t, 0x5FC102, &chuid, &chuid_len);
-    if (rc != PCSC_OK && rc != PCSC_E_NOT_FOUND)
-        return rc;
+    if (!has_serial) {
+        rc = get_data(t, 0x5FC102, &chuid, &chuid_len);
+        if (rc != PCSC_OK && rc != PCSC_E_NOT_FOUND)
+            return rc;
+    }
     struct tlv guid = { 0 };
     bool has_guid = chuid && tlv_find(chuid, chuid_len, 0x34, &guid) == TLV_OK && guid.len == 16;
     if (has_serial)
@@ -307,7 +310,10 @@ static int read_metadata(struct token *t, uint8_t ref, struct key_metadata *md)
     memset(md, 0, sizeof(*md));
     if (!has_metadata(state_of(t)))
         return PCSC_OK;
-    int rc = send_apdu(t, INS_GET_METADATA, 0x00, ref, NULL, 0, 256, resp, sizeof(resp), &n, &sw);
+    /* An RSA key's answer is over 256 bytes: extended length where the
+     * card has it saves a GET RESPONSE. */
+    int rc = send_apdu(t, INS_GET_METADATA, 0x00, ref, NULL, 0, t->transport.extended_length ? 65536 : 256, resp,
+                       sizeof(resp), &n, &sw);
     if (rc != PCSC_OK || sw != 0x9000 || tlv_find(resp, n, 0x01, &alg) != TLV_OK || alg.len != 1)
         return rc;
     md->present = true;
@@ -364,9 +370,14 @@ static int read_slot(struct token *t, uint8_t ref, uint8_t id, uint32_t cert_tag
     }
     free(obj);
     /* Metadata, where the card has it, says how the key is guarded and
-     * where it was made; a key without a certificate is found this way. */
-    struct key_metadata md;
-    rc = read_metadata(t, ref, &md);
+     * where it was made; a key without a certificate is found this way.
+     * A key with one has the PIV defaults until something needs more
+     * (piv_key_details): a cold start is then its certificates only. */
+    struct key_metadata md = { 0 };
+    if (!k->pub)
+        rc = read_metadata(t, ref, &md);
+    else
+        k->details_pending = has_metadata(state_of(t));
     if (rc != PCSC_OK) {
         EVP_PKEY_free(k->pub);
         free(k->cert);
@@ -391,6 +402,19 @@ static int read_slot(struct token *t, uint8_t ref, uint8_t id, uint32_t cert_tag
     k->decrypt = k->type == TOKEN_KEY_RSA;
     k->derive = k->type == TOKEN_KEY_EC;
     t->nkeys++;
+    return PCSC_OK;
+}
+
+static int piv_key_details(struct token *t, struct token_key *k)
+{
+    struct key_metadata md;
+    int rc = read_metadata(t, k->ref, &md);
+    if (rc != PCSC_OK)
+        return rc;
+    EVP_PKEY_free(md.pub);
+    if (md.present && md.pin_policy)
+        k->always_authenticate = md.pin_policy == 0x03;
+    k->local = md.generated;
     return PCSC_OK;
 }
 
@@ -993,6 +1017,7 @@ const struct token_edge token_edge_piv = {
     .identify = piv_identify,
     .enumerate = piv_enumerate,
     .read_data_object = piv_read_data_object,
+    .key_details = piv_key_details,
     .pin_status = piv_pin_status,
     .verify = piv_verify,
     .logout = piv_logout,

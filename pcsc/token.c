@@ -243,6 +243,16 @@ STACK_OF(X509) *token_ca_certificates(const struct token *t)
     return all;
 }
 
+int token_key_details(struct token *t, struct token_key *k)
+{
+    if (!k->details_pending)
+        return PCSC_OK;
+    int rc = t->edge && t->edge->key_details ? t->edge->key_details(t, k) : PCSC_OK;
+    if (rc == PCSC_OK)
+        k->details_pending = false;
+    return rc;
+}
+
 struct token_key *token_find_key(struct token *t, uint8_t ref)
 {
     for (size_t i = 0; i < t->nkeys; i++)

@@ -82,6 +82,10 @@ struct token_key {
     uint8_t *cert;                 /* DER certificate or NULL */
     size_t cert_len;
     bool always_authenticate;      /* a PIN right before every use */
+    /* always_authenticate and local are the edge's defaults until
+     * token_key_details() has asked the card (one APDU, when first needed:
+     * a cold start reads certificates only). */
+    bool details_pending;
     bool needs_certificate;        /* signs only with a known certificate (government tokens) */
     bool sign, decrypt, derive;    /* what the key is for */
 };
@@ -177,6 +181,9 @@ struct token_edge {
     /* Reads keys, certificates and the list of data objects (no PIN). */
     int (*enumerate)(struct token *t);
     int (*read_data_object)(struct token *t, struct token_data_object *o);
+    /* Optional: what the card tells of a key on request (PIV: its PIN
+     * policy and origin, from GET METADATA), for keys left details_pending. */
+    int (*key_details)(struct token *t, struct token_key *k);
     /* PIN status without spending a try: tries left (-1 unknown), and
      * whether the card holds it verified now. */
     int (*pin_status)(struct token *t, enum token_pin_ref ref, int *tries_left, bool *verified);
@@ -239,6 +246,9 @@ void token_close(struct token *t);
 /* Reads keys, certificates and data objects unless already done. */
 int token_enumerate(struct token *t);
 struct token_key *token_find_key(struct token *t, uint8_t ref);
+/* Asks the card what enumeration left pending of a key (details_pending);
+ * no APDU when nothing is. In a transaction. */
+int token_key_details(struct token *t, struct token_key *k);
 /* The CA certificates the card keeps (for building chains); free with
  * sk_X509_pop_free(…, X509_free). */
 STACK_OF(X509) *token_ca_certificates(const struct token *t);

@@ -186,6 +186,9 @@ int p11_slot_finish(struct p11_slot *slot, int rc);
 /* After the card said "not logged in" (another application logged it
  * out): logs in again with the kept PIN, inside the open transaction. */
 bool p11_slot_relogin(struct p11_slot *slot);
+/* What the card tells of a key only when asked (token_key_details): one
+ * transaction the first time it is needed, none after. */
+CK_RV p11_slot_key_details(struct p11_slot *slot, struct token_key *k);
 void p11_slot_drop_card(struct p11_slot *slot);
 void p11_slot_release(struct p11_slot *slot);
 bool p11_slot_token_present(struct p11_slot *slot);
@@ -324,6 +327,9 @@ void p11_rules_unload(void);
 /* A fresh PIN before every use of k: PIV 9C, or every key under
  * [M13] pin_every_signature. */
 bool p11_key_pin_always(const struct token_key *k);
+/* Before p11_key_pin_always(k) decides anything: the card's own PIN
+ * policy for k, asked only when the configuration leaves it to the card. */
+CK_RV p11_key_learn_pin_policy(struct p11_slot *slot, struct token_key *k);
 /* M2: CKR_OK in admin mode; otherwise an audited refusal. */
 CK_RV p11_rules_admin_write(struct p11_slot *slot, const char *event, const struct token_key *key);
 /* M13 idle_logout, at the start of every call on a slot (its lock held). */

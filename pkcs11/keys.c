@@ -208,6 +208,8 @@ static CK_RV derive_on_card(struct p11_slot *slot, const CK_MECHANISM *pMechanis
     if (k->type != TOKEN_KEY_EC || !k->derive || !slot->token.edge->derive)
         return CKR_KEY_TYPE_INCONSISTENT;
     out->key_ref = k->ref;
+    if ((rv = p11_key_learn_pin_policy(slot, k)) != CKR_OK)
+        return rv;
     /* No place for a context login in C_DeriveKey: only pinentry can give
      * the PIN of a PIN-always key. */
     if (p11_key_pin_always(k) && !pin->data)

@@ -417,6 +417,14 @@ static enum attr_state chain_attribute(struct p11_slot *slot, const struct token
 static enum attr_state get_attribute(struct p11_slot *slot, enum p11_object_kind kind, struct token_key *k,
                                      struct token_data_object *d, CK_ATTRIBUTE_TYPE type, struct attr_value *v)
 {
+    /* What the card tells of a key only when asked: asked now, once. If
+     * the card cannot answer, the PIV defaults stand. */
+    if (k && k->details_pending && (kind == OBJ_PRIVATE || kind == OBJ_PUBLIC)) {
+        if (type == CKA_ALWAYS_AUTHENTICATE || type == CKA_DERIVE)
+            (void)p11_key_learn_pin_policy(slot, k);
+        else if (type == CKA_LOCAL || type == CKA_KEY_GEN_MECHANISM)
+            (void)p11_slot_key_details(slot, k);
+    }
     /* Attributes every object has. */
     switch (type) {
     case CKA_CLASS: {

@@ -80,15 +80,25 @@ void p11_rules_unload(void)
     policy_crl_reset();
 }
 
-bool p11_key_pin_always(const struct token_key *k)
+static bool pin_every_use(void)
 {
-    if (k->always_authenticate)
-        return true;
     struct policy_config *c = policy_config_acquire();
     /* Without a configuration to say otherwise, the stricter answer. */
     bool every = !c || c->broken || policy_value(c, POLICY_M13_PIN_EVERY);
     policy_config_release(c);
     return every;
+}
+
+bool p11_key_pin_always(const struct token_key *k)
+{
+    return k->always_authenticate || pin_every_use();
+}
+
+CK_RV p11_key_learn_pin_policy(struct p11_slot *slot, struct token_key *k)
+{
+    if (!k->details_pending || pin_every_use())
+        return CKR_OK;
+    return p11_slot_key_details(slot, k);
 }
 
 static long idle_logout_seconds(void)

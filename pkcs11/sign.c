@@ -154,7 +154,8 @@ CK_RV p11_init_key(struct p11_slot *slot, CK_OBJECT_HANDLE h, enum p11_object_ki
         return CKR_KEY_HANDLE_INVALID;
     if (kind != want && !(want == OBJ_PUBLIC && (kind == OBJ_PRIVATE || kind == OBJ_CERT)))
         return CKR_KEY_TYPE_INCONSISTENT;
-    return CKR_OK;
+    /* Whether the operation wants a context login is decided now. */
+    return want == OBJ_PRIVATE ? p11_key_learn_pin_policy(slot, *key) : CKR_OK;
 }
 
 bool p11_buffer_append(struct p11_operation *op, const uint8_t *data, size_t len)

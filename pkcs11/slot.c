@@ -339,6 +339,18 @@ int p11_slot_finish(struct p11_slot *slot, int rc)
     return rc;
 }
 
+CK_RV p11_slot_key_details(struct p11_slot *slot, struct token_key *k)
+{
+    if (!k->details_pending)
+        return CKR_OK;
+    CK_RV rv = p11_slot_begin(slot);
+    if (rv != CKR_OK)
+        return rv;
+    int rc = p11_slot_finish(slot, token_key_details(&slot->token, k));
+    p11_debug("slot %lu: details of key %02X: %s", slot->id, k->ref, pcsc_status_name(rc));
+    return p11_rv_from_card(rc);
+}
+
 bool p11_slot_relogin(struct p11_slot *slot)
 {
     int tries;

@@ -504,6 +504,12 @@ static void session(struct token *t, enum edge_target target, uint8_t settings, 
             PROMISE(res, o->loaded && (o->value == NULL) == (o->len == 0), "data object value and length disagree");
         }
     }
+    /* What enumeration left for later (PIV: PIN policy and origin). */
+    for (size_t i = 0; i < t->nkeys; i++) {
+        struct token_key *k = &t->keys[i];
+        if (token_key_details(t, k) == PCSC_OK)
+            PROMISE(res, !k->details_pending, "key details answered but still pending");
+    }
     STACK_OF(X509) *cas = token_ca_certificates(t);
     res->ca_certs = cas ? (size_t)sk_X509_num(cas) : 0;
     PROMISE(res, res->ca_certs <= t->ncerts, "more CA certificates than entries");

@@ -1220,6 +1220,66 @@ static void test_always_authenticate(void **state)
     sign_9a_and_verify(h);
 }
 
+/* A cold start (C_Initialize, the token, every object and every
+ * certificate's value) sends what a PIV client cannot do without
+ * (SELECT, the key history, a GET DATA per certificate slot: 7 on this
+ * card), the YubiKey identity (GET VERSION, GET SERIAL) and one GET
+ * METADATA for 9E, the slot without a certificate, where a key may be
+ * all the same: 10. C_GetTokenInfo asks the card for both PIN counters
+ * each time (they are live): 2 more, not part of the start. PIN policies
+ * are asked when they matter, after it. */
+static void test_cold_start_apdus(void **state)
+{
+    (void)state;
+    assert_int_equal(p11c_ctl("stats-reset"), 0);
+    assert_rv(CKR_OK, F->C_Initialize(NULL));
+    assert_rv(CKR_OK, p11c_token_slot(&slot));
+    CK_TOKEN_INFO ti;
+    assert_rv(CKR_OK, F->C_GetTokenInfo(slot, &ti)); /* (the label is the signer's: it reads the card) */
+    long before_info = p11c_token_apdus();
+    assert_rv(CKR_OK, F->C_GetTokenInfo(slot, &ti));
+    long info_apdus = p11c_token_apdus() - before_info;
+    assert_int_equal(info_apdus, 2);
+    info_apdus *= 2; /* the first call asked them too */
+    CK_SESSION_HANDLE h = open_session(0);
+    CK_OBJECT_HANDLE objs[64];
+    CK_ULONG n = 0;
+    assert_rv(CKR_OK, F->C_FindObjectsInit(h, NULL, 0));
+    assert_rv(CKR_OK, F->C_FindObjects(h, objs, 64, &n));
+    assert_rv(CKR_OK, F->C_FindObjectsFinal(h));
+    unsigned certs = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_OBJECT_CLASS cls;
+        CK_BYTE id[16], label[128];
+        CK_ATTRIBUTE a[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, id, sizeof(id) },
+                             { CKA_LABEL, label, sizeof(label) } };
+        CK_RV rv = F->C_GetAttributeValue(h, objs[i], a, 3);
+        assert_true(rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID);
+        if (cls != CKO_CERTIFICATE)
+            continue;
+        CK_ATTRIBUTE v = { CKA_VALUE, NULL, 0 };
+        assert_rv(CKR_OK, F->C_GetAttributeValue(h, objs[i], &v, 1));
+        assert_true(v.ulValueLen > 100);
+        certs++;
+    }
+    assert_true(certs >= 4); /* 9A, 9C, 9D, retired 82 (and the CA chain) */
+    long apdus = p11c_token_apdus() - info_apdus;
+    if (apdus > 10)
+        fail_msg("a cold start sent %ld APDUs (besides the PIN counters of C_GetTokenInfo); SELECT, GET VERSION, GET SERIAL, 5 certificate slots, the key "
+                 "history and 9E's metadata are 10",
+                 apdus);
+
+    /* What was left for later is right when asked for. */
+    login_user(h);
+    CK_BBOOL always = CK_FALSE;
+    CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always) };
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, private_key(h, ID_9C), &a, 1));
+    assert_int_equal(always, CK_TRUE);
+    assert_rv(CKR_OK, F->C_GetAttributeValue(h, private_key(h, ID_9A), &a, 1));
+    assert_int_equal(always, CK_FALSE);
+    sign_9a_and_verify(h);
+}
+
 /* A PIN-always signature costs the card two APDUs, the floor: the
  * context login's VERIFY (a wrong PIN is reported there) and the
  * signature, which finds the PIN still held. When another operation took
@@ -2034,6 +2094,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_pin_failures_and_unblock, setup_init, teardown_restore_pin),
         cmocka_unit_test_setup_teardown(test_always_authenticate, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_always_authenticate_apdus, setup_init, teardown_fini),
+        cmocka_unit_test_teardown(test_cold_start_apdus, teardown_fini),
         cmocka_unit_test_setup_teardown(test_decrypt_two_calls, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_idle_logout, setup_init, teardown_fini),
         cmocka_unit_test_setup_teardown(test_derived_secret, setup_init, teardown_fini),
