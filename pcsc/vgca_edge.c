@@ -91,10 +91,33 @@ static int select_file(struct token *t, const uint8_t fid[2])
     return rc != PCSC_OK ? rc : pcsc_status_from_sw(sw, NULL);
 }
 
+/* Whether what was read of a file holds all there is to use: whole
+ * elements (one, for a file of one element) up to its end or up to 00/FF
+ * padding, which fills the rest of a PKCS#15 file (what would follow it
+ * is not read: the parser ignores it). */
+static bool content_complete(const uint8_t *buf, size_t len, bool single_element)
+{
+    const uint8_t *p = buf;
+    size_t left = len;
+    struct tlv el;
+    for (size_t n = 0; left > 0; n++) {
+        if (p[0] == 0x00 || p[0] == 0xFF || (single_element && n == 1)) {
+            for (size_t i = 0; i < left; i++)
+                if (p[i] != 0x00 && p[i] != 0xFF)
+                    return false; /* not padding: read on, let the parser judge */
+            return true;
+        }
+        if (tlv_next(&p, &left, &el) != TLV_OK)
+            return false; /* an element cut by the chunk: read on */
+    }
+    return single_element; /* whole elements up to a chunk's end: a directory may go on */
+}
+
 /* Reads the selected EF. The card gives at most about 231 bytes a time
  * whatever Le says, so the first answer tells its chunk; a shorter answer,
- * an empty one or "past the end" (6B00) ends the file. A file that holds
- * one DER element ends with it, which spares the last READ BINARY. */
+ * an empty one or "past the end" (6B00) ends the file, and so does content
+ * that is complete (content_complete): that spares the last READ BINARY of
+ * every file, which the card would answer with padding or 6B00. */
 static int read_selected(struct token *t, bool single_element, uint8_t **out, size_t *out_len)
 {
     uint8_t *buf = malloc(MAX_FILE);
@@ -125,14 +148,7 @@ static int read_selected(struct token *t, bool single_element, uint8_t **out, si
         len += n;
         if (!chunk)
             chunk = n;
-        if (n == 0 || n < chunk || sw == 0x6282 || len > 0x7FFF)
-            break;
-        /* A certificate file is one element: once complete, nothing more
-         * to read. (Directory files hold several and are read to the end.) */
-        const uint8_t *p = buf;
-        size_t left = len;
-        struct tlv el;
-        if (single_element && tlv_next(&p, &left, &el) == TLV_OK && left == 0)
+        if (n == 0 || n < chunk || sw == 0x6282 || len > 0x7FFF || content_complete(buf, len, single_element))
             break;
     }
     if (rc != PCSC_OK) {

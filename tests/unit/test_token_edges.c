@@ -414,6 +414,28 @@ static void test_regress_index_past_end(void **state)
     }
 }
 
+/* Directory files padded to their size (as the cards' are) are read once:
+ * complete entries and then 00/FF padding leave nothing to read, so the
+ * READ BINARY that would answer more padding or 6B00 is not sent. */
+static void test_padded_files_read_once(void **state)
+{
+    struct edge_script s;
+    struct edge_result res;
+    edge_script_init(&s, ATR(EDGE_ATR_CHIPDOC));
+    chipdoc_opened(&s);
+    answer_hex(&s, "", 0x9000);                               /* SELECT ODF */
+    answer_hex(&s, "A806 3004 0402 4401 0000 0000", 0x9000);  /* the ODF: AODF at 4401, padding */
+    answer_hex(&s, "", 0x9000);                               /* SELECT AODF */
+    answer_hex(&s,                                            /* the user PIN (reference 01), padding */
+               "302F 300E 0C08 5573 6572 2050 494E 0302 0780 3003 0401 01A1 1830 1603 0202 4C0A 0102 0201 0402"
+               "0108 0201 1080 0101 0401 FF FFFF",
+               0x9000);
+    run_vgca(&s, &res);
+    assert_int_equal(res.enum_rc, PCSC_OK);
+    assert_int_equal(res.records_left, 0);
+    edge_script_free(&s);
+}
+
 /* Inputs the fuzzers found (tests/fuzz/regress/), minimised: each ran
  * into a defect that is fixed now. */
 static struct edge_result run_regression(const char *name, enum edge_target target)
@@ -569,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_replay_seeds),
         cmocka_unit_test(test_regress_path_past_end),
         cmocka_unit_test(test_regress_index_past_end),
+        cmocka_unit_test(test_padded_files_read_once),
         cmocka_unit_test(test_regress_derive_empty_secret),
         cmocka_unit_test(test_regress_direct_certificate_not_one),
         cmocka_unit_test(test_regress_certificate_key_unreadable),
