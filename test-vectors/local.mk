@@ -59,3 +59,29 @@ EXTRA_DIST += test-vectors/audit/usage-2026.jsonl
 # Sample records (records/README.md), sealed: a PIN-reset request under
 # nd68-2024 and a custodian change under ha-tinh-2020.
 EXTRA_DIST += test-vectors/records/pin-reset-request-nd68.json test-vectors/records/handover-custodian-ha-tinh.json
+
+# The records' inputs, the samples of every kind and their reference pictures.
+EXTRA_DIST += \
+	test-vectors/records/handover-custodian-ha-tinh.json \
+	test-vectors/records/parties-handover.json \
+	test-vectors/records/parties-pin-reset.json \
+	test-vectors/records/pin-reset-request-nd68.json \
+	test-vectors/records/sample-handover.json \
+	test-vectors/records/sample-handover.png \
+	test-vectors/records/sample-loss.json \
+	test-vectors/records/sample-loss.png \
+	test-vectors/records/sample-off-premises-return.json \
+	test-vectors/records/sample-off-premises-return.png \
+	test-vectors/records/sample-off-premises.json \
+	test-vectors/records/sample-off-premises.png \
+	test-vectors/records/sample-pin-reset-done.json \
+	test-vectors/records/sample-pin-reset-done.png \
+	test-vectors/records/sample-pin-reset-request.json \
+	test-vectors/records/sample-pin-reset-request.png \
+	test-vectors/records/sample-renewal-request.json \
+	test-vectors/records/sample-renewal-request.png \
+	test-vectors/records/sample-report.png \
+	test-vectors/records/sample-revocation-request.json \
+	test-vectors/records/sample-revocation-request.png \
+	test-vectors/records/sample-token-found.json \
+	test-vectors/records/sample-token-found.png

@@ -347,7 +347,10 @@ endif
 # A record's JSON (records/: parse, schema check, canonical form, hash).
 FUZZ_SEEDS_RECORD = tests/fuzz/corpus/record/pin-reset-request-nd68.json \
 	tests/fuzz/corpus/record/handover-custodian-ha-tinh.json tests/fuzz/corpus/record/bad-number \
-	tests/fuzz/corpus/record/number-at-end tests/fuzz/corpus/record/number-alone
+	tests/fuzz/corpus/record/number-at-end tests/fuzz/corpus/record/number-alone \
+	tests/fuzz/corpus/record/sample-loss.json tests/fuzz/corpus/record/sample-off-premises-return.json \
+	tests/fuzz/corpus/record/sample-off-premises.json tests/fuzz/corpus/record/sample-renewal-request.json \
+	tests/fuzz/corpus/record/sample-revocation-request.json tests/fuzz/corpus/record/sample-token-found.json
 EXTRA_DIST += tests/fuzz/fuzz_record.c $(FUZZ_SEEDS_RECORD)
 dist_check_SCRIPTS += tests/fuzz/run-fuzz-record.sh
 TESTS += tests/fuzz/run-fuzz-record.sh

@@ -153,9 +153,7 @@ tests_records_render_SOURCES = tests/records_render.c
 tests_records_render_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS)
 tests_records_render_LDADD = records/libkysorender.la records/libkysorecords.la policy/libkysopolicy.la $(JSONC_LIBS) $(OPENSSL_LIBS)
 TESTS += tests/unit/records-render.sh
-EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp tests/unit/pngdiff.py \
-	test-vectors/records/sample-pin-reset-request.json test-vectors/records/sample-handover.json \
-	test-vectors/records/sample-pin-reset-request.png test-vectors/records/sample-handover.png
+EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp tests/unit/pngdiff.py
 tests/unit/records-render.log: tests/records_render
 # kyso record: check, register, list, show, render (no token).
 TESTS += tests/unit/records-cli.sh
