@@ -25,3 +25,19 @@ pkcs11_kyso_pkcs11_la_LIBADD = pcsc/libkysopcsc.la records/libkysorecords.la pol
 EXTRA_DIST += pkcs11/exports.map
 EXTRA_pkcs11_kyso_pkcs11_la_DEPENDENCIES = pkcs11/exports.map
 pkcs11_kyso_pkcs11_la_SOURCES += pkcs11/pinentry.c pkcs11/pinentry.h
+
+# The p11-kit module file (p11kitmoduledir: configure --with-p11-kit-module-dir):
+# p11-kit list-modules, GnuTLS and p11-kit-proxy.so find the module by it.
+p11kitmodule_DATA = pkcs11/kyso.module
+pkcs11/kyso.module: $(srcdir)/pkcs11/kyso.module.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) pkcs11 && sed -e 's|@pkcs11libdir[@]|$(pkcs11libdir)|g' $(srcdir)/pkcs11/kyso.module.in >$@
+CLEANFILES += pkcs11/kyso.module
+EXTRA_DIST += pkcs11/kyso.module.in
+# A module has no use for its libtool archive (Debian policy: not shipped).
+install-data-hook: remove-module-la
+remove-module-la:
+	rm -f '$(DESTDIR)$(pkcs11libdir)/kyso-pkcs11.la'
+uninstall-hook: uninstall-module-so
+uninstall-module-so:
+	rm -f '$(DESTDIR)$(pkcs11libdir)/kyso-pkcs11.so'
+.PHONY: remove-module-la uninstall-module-so

@@ -63,3 +63,36 @@ EXTRA_DIST += tools/auditd/kyso-auditd.service tools/auditd/kyso-auditd.socket
 EXTRA_DIST += tools/systemd/kyso-crl-update.service tools/systemd/kyso-crl-update.timer
 # kyso token due every day: the renewal and return deadlines in the journal.
 EXTRA_DIST += tools/systemd/kyso-token-due.service tools/systemd/kyso-token-due.timer
+
+# The units as installed: the programs where this build puts them.
+systemdsystemunit_DATA = tools/systemd/out/kyso-auditd.service tools/systemd/out/kyso-auditd.socket \
+	tools/systemd/out/kyso-crl-update.service tools/systemd/out/kyso-crl-update.timer \
+	tools/systemd/out/kyso-token-due.service tools/systemd/out/kyso-token-due.timer
+tools/systemd/out/kyso-auditd.service: $(srcdir)/tools/auditd/kyso-auditd.service
+tools/systemd/out/kyso-auditd.socket: $(srcdir)/tools/auditd/kyso-auditd.socket
+tools/systemd/out/kyso-crl-update.service: $(srcdir)/tools/systemd/kyso-crl-update.service
+tools/systemd/out/kyso-crl-update.timer: $(srcdir)/tools/systemd/kyso-crl-update.timer
+tools/systemd/out/kyso-token-due.service: $(srcdir)/tools/systemd/kyso-token-due.service
+tools/systemd/out/kyso-token-due.timer: $(srcdir)/tools/systemd/kyso-token-due.timer
+$(systemdsystemunit_DATA) tools/systemd/out/kyso.tmpfiles: Makefile
+	$(AM_V_GEN)$(MKDIR_P) tools/systemd/out && \
+	sed -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/usr/bin/|$(bindir)/|g' -e 's|@localstatedir[@]|$(localstatedir)|g' \
+		$(filter-out Makefile,$^) >$@
+tools/systemd/out/kyso.tmpfiles: $(srcdir)/tools/systemd/kyso.tmpfiles.in
+CLEANFILES += $(systemdsystemunit_DATA) tools/systemd/out/kyso.tmpfiles
+EXTRA_DIST += tools/systemd/kyso.tmpfiles.in tools/systemd/kyso.sysusers tools/cli/kyso.bash-completion
+
+# tmpfiles.d and sysusers.d (the directories and the kyso group), and the
+# bash completion: each installed under the name its directory expects.
+noinst_DATA = tools/systemd/out/kyso.tmpfiles
+install-data-local: install-kyso-system-files
+install-kyso-system-files:
+	$(MKDIR_P) '$(DESTDIR)$(tmpfilesdir)' '$(DESTDIR)$(sysusersdir)' '$(DESTDIR)$(bashcompletiondir)'
+	$(INSTALL_DATA) tools/systemd/out/kyso.tmpfiles '$(DESTDIR)$(tmpfilesdir)/kyso.conf'
+	$(INSTALL_DATA) '$(srcdir)/tools/systemd/kyso.sysusers' '$(DESTDIR)$(sysusersdir)/kyso.conf'
+	$(INSTALL_DATA) '$(srcdir)/tools/cli/kyso.bash-completion' '$(DESTDIR)$(bashcompletiondir)/kyso'
+uninstall-local: uninstall-kyso-system-files
+uninstall-kyso-system-files:
+	rm -f '$(DESTDIR)$(tmpfilesdir)/kyso.conf' '$(DESTDIR)$(sysusersdir)/kyso.conf' \
+		'$(DESTDIR)$(bashcompletiondir)/kyso'
+.PHONY: install-kyso-system-files uninstall-kyso-system-files

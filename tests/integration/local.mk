@@ -6,6 +6,7 @@ INTEGRATION_TESTS = \
 	tests/integration/module-pkcs11-tool.sh \
 	tests/integration/module-pkcs11-tool-rsa.sh \
 	tests/integration/module-pin-policy.sh \
+	tests/integration/module-install.sh \
 	tests/integration/module-bounds.sh \
 	tests/integration/module-vgca.sh \
 	tests/integration/module-vgca-jcop.sh \

@@ -1,0 +1,93 @@
+#!/bin/bash
+# make install (into a DESTDIR) lays out what the system and the clients
+# look for: the module in $(libdir)/pkcs11, its p11-kit module file, the
+# tools, the systemd units with this build's paths, tmpfiles.d and
+# sysusers.d, root's annotated kyso.conf, the holidays, the man page and
+# the bash completion. With the installed files in place (bind-mounted in
+# this test's private mount namespace) p11-kit, GnuTLS and a client of
+# p11-kit-proxy.so find the token with no configuration of their own, and
+# the signature made that way has its audit record. make uninstall takes
+# every file away again.
+. "$(dirname "$0")/lib.sh"
+in_token piv
+
+T=$TEST_TMP
+root=$T/root
+PIN=$KYSO_TEST_PIN
+# The ASan runtime client_env preloads is for the clients that load the
+# module only (other uninstrumented tools trip over it).
+p11_preload=${LD_PRELOAD:-}
+unset LD_PRELOAD
+client() { LD_PRELOAD=$p11_preload "$@"; }
+# The build's own make, outside the make that runs this test (none of its
+# flags or jobserver).
+bmake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$KYSO_BUILDDIR" "$@"; }
+# make_var NAME: the value of a variable of this build's Makefile.
+make_var() { printf 'kyso-print-var:\n\t@echo $(%s)\n' "$1" | bmake -f Makefile -f - kyso-print-var; }
+for v in libdir pkcs11libdir p11kitmoduledir bindir sbindir sysconfdir pkgdatadir mandir systemdsystemunitdir \
+    tmpfilesdir sysusersdir bashcompletiondir; do
+    printf -v "$v" '%s' "$(make_var "$v")"
+done
+echo "pkcs11libdir=$pkcs11libdir p11kitmoduledir=$p11kitmoduledir systemdsystemunitdir=$systemdsystemunitdir" >>"$TEST_LOG"
+
+check "make install DESTDIR" bmake install DESTDIR="$root"
+check "the module in \$(libdir)/pkcs11" test -f "$root$pkcs11libdir/kyso-pkcs11.so"
+check "no libtool archive next to it" test ! -e "$root$pkcs11libdir/kyso-pkcs11.la"
+check "the p11-kit module file names the installed module" \
+    grep -qx "module: $pkcs11libdir/kyso-pkcs11.so" "$root$p11kitmoduledir/kyso.module"
+check "kyso, kyso-vtoken and kyso-auditd" test -x "$root$bindir/kyso" -a -x "$root$bindir/kyso-vtoken" -a \
+    -x "$root$sbindir/kyso-auditd"
+for unit in kyso-auditd.service kyso-auditd.socket kyso-crl-update.service kyso-crl-update.timer \
+    kyso-token-due.service kyso-token-due.timer; do
+    check "systemd unit $unit" test -f "$root$systemdsystemunitdir/$unit"
+done
+check "kyso-auditd.service starts the installed daemon" \
+    grep -qx "ExecStart=$sbindir/kyso-auditd --foreground" "$root$systemdsystemunitdir/kyso-auditd.service"
+check "kyso-crl-update.service runs the installed kyso" \
+    grep -qx "ExecStart=$bindir/kyso crl update" "$root$systemdsystemunitdir/kyso-crl-update.service"
+check "tmpfiles.d: the audit trail's directory for the kyso group" \
+    grep -qx "d /var/log/kyso 0750 root kyso -" "$root$tmpfilesdir/kyso.conf"
+check "sysusers.d: the kyso group" grep -qx "g kyso -" "$root$sysusersdir/kyso.conf"
+check "root's annotated kyso.conf" cmp "$KYSO_SRCDIR/policy/kyso.conf" "$root$sysconfdir/kyso/kyso.conf"
+check "the holiday calendar" test -s "$root$pkgdatadir/holidays-vn.txt"
+check "kyso.conf(5)" test -s "$root$mandir/man5/kyso.conf.5"
+check "bash completion for kyso" bash -n "$root$bashcompletiondir/kyso"
+check "the completion offers the subcommands" bash -c \
+    ". /usr/share/bash-completion/bash_completion && . '$root$bashcompletiondir/kyso' &&
+     COMP_WORDS=(kyso au) COMP_CWORD=1 COMP_LINE='kyso au' COMP_POINT=7 && _kyso && [ \"\${COMPREPLY[*]}\" = audit ]"
+
+# The installed module where the installed files say it is, p11-kit's
+# configuration with the installed module file: inside this namespace only.
+if [ -d "$libdir" ]; then
+    mount --bind "$root$libdir" "$libdir"
+    # p11-kit's module directory with the installed kyso.module alone: what
+    # the proxy then offers can only be kyso's.
+    mods=$T/p11-kit-modules
+    mkdir -p "$mods"
+    cp "$root$p11kitmoduledir/kyso.module" "$mods/"
+    mount --bind "$mods" /usr/share/p11-kit/modules
+    client p11-kit list-modules >"$T/modules.txt" 2>&1
+    check "p11-kit list-modules: the kyso module at its installed path" \
+        grep -qx "kyso: $pkcs11libdir/kyso-pkcs11.so" "$T/modules.txt"
+    check "p11-kit list-modules: its token" \
+        awk '/^kyso: / { m = 1; next } /^[^ ]/ { m = 0 } m && /^ +manufacturer: Yubico \(PIV\)$/ { f = 1 } END { exit !f }' \
+        "$T/modules.txt"
+    check "p11tool (GnuTLS, no --provider) lists the token" output_has "Manufacturer: Yubico \(PIV\)" client p11tool --list-tokens
+    printf 'kyso: ký qua p11-kit-proxy.\n' >"$T/data"
+    proxy=$(ls /usr/lib/*/p11-kit-proxy.so 2>/dev/null | head -n1)
+    signs() { "$KYSO_BUILDDIR/tools/kyso" audit tail --log "$KYSO_AUDIT_LOG" -n 100000 | grep -c ' sign .*CKR_OK'; }
+    before=$(signs)
+    check "a signature through p11-kit-proxy.so" \
+        client pkcs11-tool --module "$proxy" --login --pin "$PIN" --sign --id 01 -m ECDSA-SHA256 --signature-format openssl \
+        -i "$T/data" -o "$T/sig"
+    check "it verifies" verify_signature "$KYSO_TEST_PKI/person-an-auth-p256.pem" "$T/data" "$T/sig" sha256 ecdsa
+    check "it has its audit record" test "$(signs)" -eq $((before + 1))
+    umount /usr/share/p11-kit/modules
+    umount "$libdir"
+else
+    echo "# $libdir does not exist: the installed files are not tried in place"
+fi
+
+check "make uninstall DESTDIR" bmake uninstall DESTDIR="$root"
+check "nothing installed is left (directories aside)" test -z "$(find "$root" -type f -o -type l)"
+finish
