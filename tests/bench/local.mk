@@ -43,3 +43,6 @@ EXTRA_DIST += tests/bench/run-p11-bench.sh tests/bench/p11-bench-report.py
 bench-p11: all
 	KYSO_BUILDDIR='$(abs_top_builddir)' KYSO_SRCDIR='$(abs_top_srcdir)' $(BASH) $(srcdir)/tests/bench/run-p11-bench.sh
 .PHONY: bench-p11
+# The committed results of a full run, with the machine they come from.
+EXTRA_DIST += tests/bench/results/results.txt tests/bench/results/results.json tests/bench/results/machine.txt \
+	tests/bench/results/samples.jsonl tests/bench/results/latency.png
