@@ -96,3 +96,8 @@ uninstall-kyso-system-files:
 	rm -f '$(DESTDIR)$(tmpfilesdir)/kyso.conf' '$(DESTDIR)$(sysusersdir)/kyso.conf' \
 		'$(DESTDIR)$(bashcompletiondir)/kyso'
 .PHONY: install-kyso-system-files uninstall-kyso-system-files
+
+# The manual pages (roff, like policy/kyso.conf.5); tests/unit/man-pages.sh
+# renders each with warnings on.
+dist_man1_MANS = tools/cli/kyso.1 tools/vtoken/kyso-vtoken.1
+dist_man8_MANS = tools/auditd/kyso-auditd.8 pkcs11/kyso-pkcs11.8

@@ -157,6 +157,10 @@ EXTRA_DIST += tests/unit/records-render.sh tests/unit/records-render.lsan.supp t
 tests/unit/records-render.log: tests/records_render
 # kyso record: check, register, list, show, render (no token).
 TESTS += tests/unit/records-cli.sh
+# The manual pages render without warnings; kyso(1) names every command.
+TESTS += tests/unit/man-pages.sh
+EXTRA_DIST += tests/unit/man-pages.sh
+tests/unit/man-pages.log: tools/kyso
 EXTRA_DIST += tests/unit/records-cli.sh
 tests/unit/records-cli.log: tools/kyso
 # records/sign.c: detached CMS signatures with software keys of the test
