@@ -2,7 +2,7 @@
 # make install (into a DESTDIR) lays out what the system and the clients
 # look for: the module in $(libdir)/pkcs11, its p11-kit module file, the
 # tools, the systemd units with this build's paths, tmpfiles.d and
-# sysusers.d, root's annotated kyso.conf, the holidays, the man page and
+# sysusers.d, root's annotated kyso.conf, the holidays, the manual pages and
 # the bash completion. With the installed files in place (bind-mounted in
 # this test's private mount namespace) p11-kit, GnuTLS and a client of
 # p11-kit-proxy.so find the token with no configuration of their own, and
@@ -46,11 +46,13 @@ check "kyso-auditd.service starts the installed daemon" \
 check "kyso-crl-update.service runs the installed kyso" \
     grep -qx "ExecStart=$bindir/kyso crl update" "$root$systemdsystemunitdir/kyso-crl-update.service"
 check "tmpfiles.d: the audit trail's directory for the kyso group" \
-    grep -qx "d /var/log/kyso 0750 root kyso -" "$root$tmpfilesdir/kyso.conf"
+    grep -qx "d /var/log/kyso 2750 root kyso -" "$root$tmpfilesdir/kyso.conf"
 check "sysusers.d: the kyso group" grep -qx "g kyso -" "$root$sysusersdir/kyso.conf"
 check "root's annotated kyso.conf" cmp "$KYSO_SRCDIR/policy/kyso.conf" "$root$sysconfdir/kyso/kyso.conf"
 check "the holiday calendar" test -s "$root$pkgdatadir/holidays-vn.txt"
-check "kyso.conf(5)" test -s "$root$mandir/man5/kyso.conf.5"
+for page in man1/kyso.1 man1/kyso-vtoken.1 man5/kyso.conf.5 man8/kyso-auditd.8 man8/kyso-pkcs11.8; do
+    check "manual page $page" test -s "$root$mandir/$page"
+done
 check "bash completion for kyso" bash -n "$root$bashcompletiondir/kyso"
 check "the completion offers the subcommands" bash -c \
     ". /usr/share/bash-completion/bash_completion && . '$root$bashcompletiondir/kyso' &&
