@@ -34,9 +34,12 @@ tools_kyso_SOURCES += tools/cli/m7_cmds.h tools/cli/record_refs.c tools/cli/reco
 	tools/cli/revoke_request_cmd.c tools/cli/loss_cmd.c tools/cli/off_premises_cmd.c
 tools_kyso_SOURCES += tools/cli/token_due_cmd.c tools/cli/token_due_cmd.h \
 	tools/cli/renewal_request_cmd.c tools/cli/renewal_request_cmd.h
+tools_kyso_SOURCES += tools/cli/setup_cmd.c tools/cli/setup_cmd.h
 # kyso record sign loads the installed module (--module overrides).
 tools_kyso_CPPFLAGS = $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(P11KIT_CFLAGS) $(LIBUSB_CFLAGS) \
-	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"'
+	-DKYSO_PKCS11_MODULE='"$(pkcs11libdir)/kyso-pkcs11.so"' \
+	-DKYSO_P11KIT_MODULE_FILE='"$(p11kitmoduledir)/kyso.module"' \
+	-DKYSO_JAVA_CONFIG='"$(pkgdatadir)/java/kyso-pkcs11.cfg"'
 tools_kyso_LDADD = records/libkysorender.la records/libkysodue.la records/libkysorecords.la pcsc/libkysopcsc.la policy/libkysopolicy.la audit/libkysoreport.la audit/libkysoaudit.la $(OPENSSL_LIBS) $(PCSC_LIBS) $(LIBUSB_LIBS) -ldl
 
 EXTRA_DIST += tools/demo.sh
@@ -101,3 +104,11 @@ uninstall-kyso-system-files:
 # renders each with warnings on.
 dist_man1_MANS = tools/cli/kyso.1 tools/vtoken/kyso-vtoken.1
 dist_man8_MANS = tools/auditd/kyso-auditd.8 pkcs11/kyso-pkcs11.8
+
+# Java's SunPKCS11 configuration of the module (kyso setup check names it).
+kysojavadir = $(pkgdatadir)/java
+kysojava_DATA = tools/java/kyso-pkcs11.cfg
+tools/java/kyso-pkcs11.cfg: $(srcdir)/tools/java/kyso-pkcs11.cfg.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) tools/java && sed -e 's|@pkcs11libdir[@]|$(pkcs11libdir)|g' $(srcdir)/tools/java/kyso-pkcs11.cfg.in >$@
+CLEANFILES += tools/java/kyso-pkcs11.cfg
+EXTRA_DIST += tools/java/kyso-pkcs11.cfg.in

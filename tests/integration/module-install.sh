@@ -50,6 +50,7 @@ check "tmpfiles.d: the audit trail's directory for the kyso group" \
 check "sysusers.d: the kyso group" grep -qx "g kyso -" "$root$sysusersdir/kyso.conf"
 check "root's annotated kyso.conf" cmp "$KYSO_SRCDIR/policy/kyso.conf" "$root$sysconfdir/kyso/kyso.conf"
 check "the holiday calendar" test -s "$root$pkgdatadir/holidays-vn.txt"
+check "Java's SunPKCS11 configuration" test -s "$root$pkgdatadir/java/kyso-pkcs11.cfg"
 for page in man1/kyso.1 man1/kyso-vtoken.1 man5/kyso.conf.5 man8/kyso-auditd.8 man8/kyso-pkcs11.8; do
     check "manual page $page" test -s "$root$mandir/$page"
 done
@@ -84,6 +85,41 @@ if [ -d "$libdir" ]; then
         -i "$T/data" -o "$T/sig"
     check "it verifies" verify_signature "$KYSO_TEST_PKI/person-an-auth-p256.pem" "$T/data" "$T/sig" sha256 ecdsa
     check "it has its audit record" test "$(signs)" -eq $((before + 1))
+
+    # kyso setup: the installed tool on the installed files.
+    datadir=$(make_var datadir)
+    mount --bind "$root$datadir" "$datadir"
+    kyso_i() { client "$root$bindir/kyso" "$@"; }
+    pol=$T/policies.json
+    check "setup check: the module loads and sees the token" output_has "^module +yes .*\(1 token present\)" \
+        kyso_i setup check --policies "$pol"
+    check "setup check: p11-kit's module file" output_has "^p11-kit +yes +$p11kitmoduledir/kyso.module" \
+        kyso_i setup check --policies "$pol"
+    check "setup check: Java's configuration" output_has "^java +yes +$pkgdatadir/java/kyso-pkcs11.cfg" \
+        kyso_i setup check --policies "$pol"
+    check "  which names the installed module" grep -qx "library = $pkcs11libdir/kyso-pkcs11.so" \
+        "$pkgdatadir/java/kyso-pkcs11.cfg"
+    check "setup check: no Firefox policy yet" output_has "^firefox +NO " kyso_i setup check --policies "$pol"
+    printf '{ "policies": { "DisableTelemetry": true, "SecurityDevices": { "Add": { "other": "/usr/lib/other.so" } } } }\n' >"$pol"
+    check "setup firefox adds kyso to an administrator's policies" kyso_i setup firefox --policies "$pol"
+    check "  the entry names the installed module" \
+        test "$(jq -r '.policies.SecurityDevices.Add.kyso' "$pol")" = "$pkcs11libdir/kyso-pkcs11.so"
+    check "  the other policies are kept" \
+        test "$(jq -c '[.policies.DisableTelemetry, .policies.SecurityDevices.Add.other]' "$pol")" = '[true,"/usr/lib/other.so"]'
+    cp "$pol" "$T/pol.before"
+    check "  a second run changes nothing" bash -c "'$root$bindir/kyso' setup firefox --policies '$pol' && jq -S . '$pol' | cmp - <(jq -S . '$T/pol.before')"
+    check "setup check: Firefox will load it" output_has "^firefox +yes " kyso_i setup check --policies "$pol"
+    check "setup firefox --remove takes only kyso's entry away" kyso_i setup firefox --remove --policies "$pol"
+    check "  the rest as it was" \
+        test "$(jq -c . "$pol")" = '{"policies":{"DisableTelemetry":true,"SecurityDevices":{"Add":{"other":"/usr/lib/other.so"}}}}'
+    printf '{ "policies": [ ' >"$pol"
+    cp "$pol" "$T/pol.broken"
+    check_fails "setup firefox refuses a policies.json that is not JSON" kyso_i setup firefox --policies "$pol"
+    check "  and leaves it as it was" cmp "$pol" "$T/pol.broken"
+    rm -f "$pol"
+    check "setup firefox makes a missing policies.json" kyso_i setup firefox --policies "$T/new/policies.json"
+    check "  readable by every user (Firefox runs as them)" test "$(stat -c %a "$T/new/policies.json")" = 644
+    umount "$datadir"
     umount /usr/share/p11-kit/modules
     umount "$libdir"
 else

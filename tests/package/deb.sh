@@ -58,6 +58,9 @@ step "kyso-auditd.socket enabled" test -L /etc/systemd/system/sockets.target.wan
 step "the timers enabled" test -L /etc/systemd/system/timers.target.wants/kyso-crl-update.timer \
     -a -L /etc/systemd/system/timers.target.wants/kyso-token-due.timer
 step "man kyso" man -w kyso kyso-pkcs11 kyso-auditd kyso.conf kyso-vtoken
+step "kyso setup check: the installed module loads; p11-kit and Java will find it" \
+    bash -c "kyso setup check >'$work/setup' 2>&1; cat '$work/setup';
+             grep -Eq '^module +yes' '$work/setup' && grep -Eq '^p11-kit +yes' '$work/setup' && grep -Eq '^java +yes' '$work/setup'"
 # A fresh host has no trust anchor yet: the check says so (and the module
 # refuses to sign until root puts the government root CA there).
 step "kyso policy check names the missing trust anchors" \

@@ -44,6 +44,7 @@
 #include "tools/cli/pin_reset.h"
 #include "tools/cli/renewal_request_cmd.h"
 #include "tools/cli/token_due_cmd.h"
+#include "tools/cli/setup_cmd.h"
 
 static void usage(FILE *f)
 {
@@ -53,6 +54,8 @@ static void usage(FILE *f)
           "        (exit 0 nothing overdue, 1 error, 3 a token is overdue for return)\n"
           "  kyso cert import FILE [--system]\n"
           "  kyso cert list [--system]\n"
+          "  kyso setup firefox [--remove] [--policies FILE]\n"
+          "  kyso setup check [--policies FILE]\n"
           "  kyso policy show | check\n"
           "  kyso record check FILE | render FILE -o OUT.pdf | register FILE | list | show ID [--dir DIR]\n"
           "  kyso handover issue|custodian-change|return|repair|other --parties FILE --reason TEXT\n"
@@ -500,6 +503,8 @@ int main(int argc, char **argv)
         return cmd_token_status();
     if (strcmp(argv[1], "token") == 0 && argc >= 3 && strcmp(argv[2], "due") == 0)
         return token_due_cmd(argc - 2, argv + 2, default_log());
+    if (strcmp(argv[1], "setup") == 0)
+        return setup_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "renewal-request") == 0)
         return renewal_request_cmd(argc - 1, argv + 1);
     if (strcmp(argv[1], "cert") == 0)
