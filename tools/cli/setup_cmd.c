@@ -2,8 +2,10 @@
  * themselves, and the one that needs a line of configuration.
  *
  * Firefox (and LibreOffice, which signs through Firefox's profile) loads
- * the modules an enterprise policy names. Debian's firefox-esr reads one
- * policies.json, which holds every policy of the host: a package that
+ * the modules an enterprise policy names. Debian's firefox-esr reads the
+ * host's policies from /etc/firefox/policies/policies.json (its brand name,
+ * Firefox, not its package name, makes the path), one file that holds
+ * every policy of the host: a package that
  * shipped that file would take it from the administrator, so `kyso setup
  * firefox` adds kyso's SecurityDevices entry to the file as it is (made
  * if missing), keeps every other policy, and `--remove` takes the entry
@@ -32,7 +34,7 @@
 #ifndef KYSO_JAVA_CONFIG
 #define KYSO_JAVA_CONFIG "/usr/share/kyso/java/kyso-pkcs11.cfg"
 #endif
-#define FIREFOX_POLICIES "/etc/firefox-esr/policies/policies.json"
+#define FIREFOX_POLICIES "/etc/firefox/policies/policies.json"
 #define DEVICE_NAME "kyso"
 
 /* policies.json as an object; a missing file is an empty one. NULL with
