@@ -119,6 +119,15 @@ if [ -d "$libdir" ]; then
     rm -f "$pol"
     check "setup firefox makes a missing policies.json" kyso_i setup firefox --policies "$T/new/policies.json"
     check "  readable by every user (Firefox runs as them)" test "$(stat -c %a "$T/new/policies.json")" = 644
+    # The installed units, with their programs where they say they are.
+    if command -v systemd-analyze >/dev/null && [ -d "$bindir" ] && [ -d "$sbindir" ]; then
+        mount --bind "$root$bindir" "$bindir"
+        mount --bind "$root$sbindir" "$sbindir"
+        check "systemd-analyze verify: the installed units are sound" bash -c \
+            "out=\$(systemd-analyze verify '$root$systemdsystemunitdir'/kyso-*.service '$root$systemdsystemunitdir'/kyso-*.socket '$root$systemdsystemunitdir'/kyso-*.timer 2>&1); echo \"\$out\"; [ -z \"\$out\" ]"
+        umount "$sbindir"
+        umount "$bindir"
+    fi
     umount "$datadir"
     umount /usr/share/p11-kit/modules
     umount "$libdir"
