@@ -25,7 +25,7 @@ struct auditd_options {
     const char *socket_path;       /* absolute; ours to remove, or NULL (systemd's) */
     dev_t socket_dev;              /* the socket we bound, to remove only that one */
     ino_t socket_ino;
-    int batch_ms;                  /* how long the first record of a batch may wait */
+    int batch_ms;                  /* how long the first record of a batch may wait (0: none) */
     int max_clients;               /* connections held at once (each holds one record at most) */
     int max_per_user;              /* of them, held by one user at once */
     int client_timeout_ms;         /* for the whole request, from the connection */

@@ -95,7 +95,8 @@ static void usage(FILE *f)
           "  --socket PATH       where clients connect (" AUDIT_DEFAULT_SOCKET "); a socket\n"
           "                      passed by systemd socket activation is used instead\n"
           "  --foreground        do not detach (systemd, tests)\n"
-          "  --batch-ms N        how long a record may wait for others to share its flush (2)\n"
+          "  --batch-ms N        how long a record may wait for others to share its flush (0: none;\n"
+          "                      the records that come in during a flush share the next)\n"
           "  --max-clients N     connections held at once; more are answered busy (128)\n"
           "  --max-per-user N    of them, held by one user (half of --max-clients)\n"
           "  --rotate-size BYTES rotate the log to FILE.<UTC time> once it is this large\n"
@@ -335,7 +336,7 @@ int main(int argc, char **argv)
     const char *log_arg = DEFAULT_LOG, *socket_arg = AUDIT_DEFAULT_SOCKET;
     bool foreground = false;
     long v;
-    struct auditd_options opt = { .batch_ms = 2, .max_clients = 128, .client_timeout_ms = AUDITD_REQUEST_TIMEOUT_MS };
+    struct auditd_options opt = { .batch_ms = 0, .max_clients = 128, .client_timeout_ms = AUDITD_REQUEST_TIMEOUT_MS };
     int c;
 
     openlog("kyso-auditd", LOG_PID, LOG_DAEMON);

@@ -20,7 +20,9 @@
  *
  * Decoded requests wait in a queue; the first one starts a batch, which is
  * decided and written when --batch-ms have passed or AUDITD_MAX_BATCH
- * records wait (batch.c). SIGTERM/SIGINT: no new connections; the clients
+ * records wait (batch.c). By default --batch-ms is 0: the queue is written
+ * as soon as the loop comes round, and the requests that came in while a
+ * batch was being flushed make the next one (group commit without a wait). SIGTERM/SIGINT: no new connections; the clients
  * already connected are served (their requests read until their
  * deadline), the requests in hand written and answered, then the loop
  * ends. */
