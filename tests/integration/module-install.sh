@@ -69,13 +69,22 @@ if [ -d "$libdir" ]; then
     mkdir -p "$mods"
     cp "$root$p11kitmoduledir/kyso.module" "$mods/"
     mount --bind "$mods" /usr/share/p11-kit/modules
-    client p11-kit list-modules >"$T/modules.txt" 2>&1
-    check "p11-kit list-modules: the kyso module at its installed path" \
-        grep -qx "kyso: $pkcs11libdir/kyso-pkcs11.so" "$T/modules.txt"
-    check "p11-kit list-modules: its token" \
-        awk '/^kyso: / { m = 1; next } /^[^ ]/ { m = 0 } m && /^ +manufacturer: Yubico \(PIV\)$/ { f = 1 } END { exit !f }' \
-        "$T/modules.txt"
-    check "p11tool (GnuTLS, no --provider) lists the token" output_has "Manufacturer: Yubico \(PIV\)" client p11tool --list-tokens
+    if [ -n "$p11_preload" ]; then
+        # Measured: with the ASan runtime preloaded, p11-kit list-modules
+        # and p11tool hang at exit in libp11-kit's destructor (freelocale),
+        # with kyso's module or without it; the build without sanitizers
+        # runs these.
+        echo "# skipped with AddressSanitizer: p11-kit list-modules, p11tool --list-tokens"
+    else
+        client p11-kit list-modules >"$T/modules.txt" 2>&1
+        check "p11-kit list-modules: the kyso module at its installed path" \
+            grep -qx "kyso: $pkcs11libdir/kyso-pkcs11.so" "$T/modules.txt"
+        check "p11-kit list-modules: its token" \
+            awk '/^kyso: / { m = 1; next } /^[^ ]/ { m = 0 } m && /^ +manufacturer: Yubico \(PIV\)$/ { f = 1 } END { exit !f }' \
+            "$T/modules.txt"
+        check "p11tool (GnuTLS, no --provider) lists the token" output_has "Manufacturer: Yubico \(PIV\)" \
+            client p11tool --list-tokens
+    fi
     printf 'kyso: ký qua p11-kit-proxy.\n' >"$T/data"
     proxy=$(ls /usr/lib/*/p11-kit-proxy.so 2>/dev/null | head -n1)
     signs() { "$KYSO_BUILDDIR/tools/kyso" audit tail --log "$KYSO_AUDIT_LOG" -n 100000 | grep -c ' sign .*CKR_OK'; }
