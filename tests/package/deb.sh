@@ -55,6 +55,8 @@ step "the audit trail's directory, the kyso group's to read" \
 step "the CRL cache and the registry" test -d /var/lib/kyso/crl -a -d /var/lib/kyso/records
 step "root's kyso.conf, a conffile" bash -c "dpkg-query -W -f='\${Conffiles}' kyso | grep -q '/etc/kyso/kyso.conf'"
 step "kyso-auditd.socket enabled" test -L /etc/systemd/system/sockets.target.wants/kyso-auditd.socket
+step "kyso-auditd.service is not enabled (its socket starts it)" \
+    test ! -e /etc/systemd/system/multi-user.target.wants/kyso-auditd.service
 step "the timers enabled" test -L /etc/systemd/system/timers.target.wants/kyso-crl-update.timer \
     -a -L /etc/systemd/system/timers.target.wants/kyso-token-due.timer
 step "man kyso" man -w kyso kyso-pkcs11 kyso-auditd kyso.conf kyso-vtoken
